@@ -1,0 +1,45 @@
+"""The ``libreface-nb`` command.
+
+libreface-nb run --profile fixture [--only NN] [--set key=value]   # run the notebooks
+libreface-nb version
+"""
+
+from __future__ import annotations
+
+import sys
+
+COMMANDS = {
+    "run": "execute the numbered notebooks headless into a new run folder",
+    "version": "print the package version",
+}
+
+
+def _usage() -> str:
+    lines = ["usage: libreface-nb COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<10} {text}" for name, text in COMMANDS.items()]
+    lines += ["", "libreface-nb COMMAND --help shows a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a sub-command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        from libreface_nb.run import main as run_main
+
+        return run_main(rest)
+    if command == "version":
+        from libreface_nb import __version__
+
+        print(__version__)
+        return 0
+    print(f"libreface-nb: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Run folders and provenance.
+
+A run folder is ``outputs/runs/<YYYYmmdd-HHMMSS>_<profile>_<sha7>/`` and is never overwritten: a
+second run started in the same second gets a ``-2`` suffix. Inside:
+
+- ``run.json``: provenance (git SHA and dirty flag, profile, parameters of each notebook, package
+  versions, platform, seed, start/end times, status and duration of each notebook). It is
+  rewritten atomically after every change, so a crash leaves the last good state on disk.
+- one subfolder per notebook (``01_data_prep_and_augmentation/`` …) with the executed notebook,
+  figures, tables, checkpoints and ``metrics.json`` (the headline numbers the runner prints).
+
+Notebooks call :func:`notebook_dir` to get their folder and :func:`find_input` to read what an
+earlier notebook wrote, so a person can rerun one notebook alone against an existing run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from libreface_nb.config import REPO_ROOT
+from libreface_nb.errors import RunError
+
+log = logging.getLogger(__name__)
+
+#: Default parent folder of run folders.
+RUNS_ROOT = REPO_ROOT / "outputs" / "runs"
+#: Packages whose versions are recorded in run.json.
+TRACKED_PACKAGES = (
+    "libreface-nb",
+    "torch",
+    "torchvision",
+    "timm",
+    "mediapipe",
+    "numpy",
+    "opencv-contrib-python",
+    "onnx",
+    "onnxruntime",
+    "papermill",
+    "scikit-learn",
+    "scikit-image",
+    "pandas",
+    "matplotlib",
+    "ipywidgets",
+)
+
+
+def _now() -> str:
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temporary file in the same folder, then rename it over ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, default=str)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def git_info(repo: Path = REPO_ROOT) -> dict[str, Any]:
+    """Commit SHA, short SHA and dirty flag of ``repo`` (``"unknown"`` outside a git checkout).
+
+    Untracked files under ``outputs/`` are ignored by git already; any other change counts as dirty.
+    """
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        sha = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.CalledProcessError):
+        return {"sha": "unknown", "sha7": "nogit", "dirty": None}
+    return {"sha": sha, "sha7": sha[:7], "dirty": dirty}
+
+
+def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str | None]:
+    """Installed version of each distribution, ``None`` where it is missing."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def platform_info() -> dict[str, Any]:
+    """Python, OS and CPU facts for run.json."""
+    return {
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "system": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def new_run_dir(profile: str, root: Path | str = RUNS_ROOT, *, sha7: str | None = None) -> Path:
+    """Create and return a new, empty run folder; never reuses an existing one."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    sha7 = sha7 or git_info()["sha7"]
+    base = f"{stamp}_{_SAFE.sub('-', profile)}_{sha7}"
+    for i in range(1, 1000):
+        path = root / (base if i == 1 else f"{base}-{i}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise RunError(f"could not create a new run folder under {root}: too many runs named {base}")
+
+
+def start_run(
+    run_dir: Path, profile: str, *, seed: int | None, profile_file: str = "", argv: list[str] = ()
+) -> dict[str, Any]:
+    """Write the initial run.json (status "running") and return it."""
+    record = {
+        "run_id": Path(run_dir).name,
+        "profile": profile,
+        "profile_file": profile_file,
+        "seed": seed,
+        "status": "running",
+        "started": _now(),
+        "ended": None,
+        "duration_s": None,
+        "argv": list(argv),
+        "git": git_info(),
+        "platform": platform_info(),
+        "packages": package_versions(),
+        "notebooks": [],
+    }
+    write_json_atomic(Path(run_dir) / "run.json", record)
+    return record
+
+
+def read_run(run_dir: Path | str) -> dict[str, Any]:
+    """Load a run folder's run.json."""
+    path = Path(run_dir) / "run.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise RunError(f"{path} is missing: {run_dir} is not a run folder") from e
+    except json.JSONDecodeError as e:
+        raise RunError(f"{path} is not valid JSON ({e}); the run folder is damaged") from e
+
+
+def notebook_dir(run_dir: Path | str, notebook: str) -> Path:
+    """The folder of one notebook inside a run folder (created if needed).
+
+    Args:
+        run_dir: the run folder. An empty string starts a new interactive run folder (profile
+            ``interactive``), for a person running a notebook by hand.
+        notebook: the notebook's stem, e.g. ``"01_data_prep_and_augmentation"``.
+    """
+    if not str(run_dir):
+        run_dir = new_run_dir("interactive")
+        start_run(run_dir, "interactive", seed=None)
+        log.info("new interactive run folder %s", run_dir)
+    path = Path(run_dir) / notebook
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def find_input(run_dir: Path | str, relpath: str, runs_root: Path | str = RUNS_ROOT) -> Path:
+    """Find an earlier notebook's output: in ``run_dir`` first, then in the newest run having it.
+
+    Args:
+        run_dir: the current run folder.
+        relpath: path relative to a run folder, e.g. ``"01_data_prep_and_augmentation/faces"``.
+        runs_root: where to look for other runs.
+
+    Raises:
+        RunError: when no run folder holds ``relpath``; the message says which notebook to run.
+    """
+    here = Path(run_dir) / relpath
+    if str(run_dir) and here.exists():
+        return here
+    root = Path(runs_root)
+    candidates = sorted(root.glob(f"*/{relpath}"), reverse=True) if root.is_dir() else []
+    for path in candidates:
+        if path.exists():
+            log.warning("%s not in %s; using %s from another run", relpath, run_dir, path)
+            return path
+    notebook = relpath.split("/")[0]
+    raise RunError(
+        f"{relpath} was not found in {run_dir or '(no run folder)'} nor in any run under {root}; "
+        f"run notebook {notebook} first (python -m libreface_nb.run --profile fixture --only "
+        f"{notebook[:2]})"
+    )
+
+
+def save_metrics(nb_dir: Path | str, metrics: Mapping[str, Any]) -> Path:
+    """Write a notebook's headline numbers to ``metrics.json`` (atomically) and return the path.
+
+    Scalar entries (numbers, strings, booleans) are what the runner prints at the end of a run.
+    """
+    path = Path(nb_dir) / "metrics.json"
+    write_json_atomic(path, dict(metrics))
+    return path
+
+
+def load_metrics(nb_dir: Path | str) -> dict[str, Any]:
+    """Read ``metrics.json`` of a notebook folder ({} when the notebook wrote none)."""
+    path = Path(nb_dir) / "metrics.json"
+    return json.loads(path.read_text()) if path.exists() else {}

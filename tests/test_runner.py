@@ -1,0 +1,142 @@
+"""The papermill runner: parameters checked, failures kept and recorded, index written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from nbfactory import make_notebook
+
+from libreface_nb import profiles as prof
+from libreface_nb.errors import ConfigError
+
+PARAMS = (
+    'run_dir = ""  # run folder\nseed = 0  # random seed\n'
+    'label = "x"  # a string\nepochs = 1  # int\n'
+)
+BODY = (
+    "from libreface_nb import runs\n"
+    "d = runs.notebook_dir(run_dir, '01_first')\n"
+    "(d / 'figures').mkdir(exist_ok=True)\n"
+    "(d / 'figures' / 'f.png').write_bytes(b'png')\n"
+    "runs.save_metrics(d, {'label': label, 'label_type': type(label).__name__, 'epochs': epochs})\n"
+)
+
+
+@pytest.fixture()
+def workspace(tmp_path):
+    nbs = tmp_path / "notebooks"
+    make_notebook(nbs / "01_first.ipynb", PARAMS, BODY)
+    make_notebook(
+        nbs / "02_second.ipynb",
+        'run_dir = ""  # run folder\nfail = False  # raise\n',
+        "if fail:\n    raise ValueError('deliberate failure in notebook 02')\n",
+    )
+    make_notebook(nbs / "03_third.ipynb", 'run_dir = ""  # run folder\n', "x = 1\n")
+    profile = tmp_path / "p.yaml"
+    profile.write_text("seed: 5\nparameters:\n  label: '007'\nnotebooks:\n  '01':\n    epochs: 2\n")
+    return tmp_path, nbs, profile
+
+
+def _run(ws, *extra):
+    tmp, nbs, profile = ws
+    cmd = [
+        sys.executable,
+        "-m",
+        "libreface_nb.run",
+        "--profile",
+        str(profile),
+        "--notebooks",
+        str(nbs),
+        "--runs-root",
+        str(tmp / "runs"),
+        "--kernel",
+        "python3",
+        *extra,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def _only_run(tmp):
+    (run_dir,) = list((tmp / "runs").iterdir())
+    return run_dir, json.loads((run_dir / "run.json").read_text())
+
+
+@pytest.mark.slow
+def test_successful_run_records_everything(workspace):
+    out = _run(workspace, "--set", "01.epochs=3")
+    assert out.returncode == 0, out.stdout + out.stderr
+    run_dir, rec = _only_run(workspace[0])
+    assert rec["status"] == "ok" and rec["seed"] == 5 and rec["ended"]
+    assert [n["name"] for n in rec["notebooks"]] == ["01_first", "02_second", "03_third"]
+    assert all(n["status"] == "ok" and n["duration_s"] is not None for n in rec["notebooks"])
+    first = rec["notebooks"][0]["parameters"]
+    assert first["label"] == "007" and first["seed"] == 5 and first["epochs"] == 3
+    metrics = json.loads((run_dir / "01_first" / "metrics.json").read_text())
+    assert metrics == {"label": "007", "label_type": "str", "epochs": 3}
+    assert (run_dir / "01_first" / "01_first.ipynb").exists()
+    index = (run_dir / "index.md").read_text()
+    assert "01_first/figures/f.png" in index and "label=007" in index
+    assert "01_first: ok label=007" in out.stdout
+
+
+@pytest.mark.slow
+def test_failing_notebook_stops_the_run_and_is_kept(workspace):
+    out = _run(workspace, "--set", "fail=true")
+    assert out.returncode == 1
+    run_dir, rec = _only_run(workspace[0])
+    assert rec["status"] == "failed"
+    assert [n["status"] for n in rec["notebooks"]] == ["ok", "failed"]  # 03 never started
+    assert "deliberate failure in notebook 02" in rec["notebooks"][1]["error"]
+    kept = json.loads((run_dir / "02_second" / "02_second.ipynb").read_text())
+    assert any(o.get("output_type") == "error" for c in kept["cells"] for o in c.get("outputs", []))
+    assert "deliberate failure" in out.stdout
+
+
+def test_misspelt_parameter_fails_before_anything_runs(workspace):
+    out = _run(workspace, "--set", "epoch=3")
+    assert out.returncode == 2
+    assert "unknown parameter 'epoch'" in out.stderr and "did you mean 'epochs'" in out.stderr
+    assert not (workspace[0] / "runs").exists()
+
+
+def test_misspelt_parameter_in_profile(workspace):
+    tmp, nbs, profile = workspace
+    profile.write_text("notebooks:\n  '01':\n    epocs: 2\n")
+    out = _run(workspace)
+    assert out.returncode == 2 and "unknown parameter 'epocs' for notebook 01" in out.stderr
+
+
+def _declared(nbs):
+    return {
+        prof.notebook_number(p): prof.declared_parameters(p) for p in prof.discover_notebooks(nbs)
+    }
+
+
+def test_resolve_parameters_types(workspace):
+    tmp, nbs, profile = workspace
+    p = prof.load_profile(str(profile))
+    declared = _declared(nbs)
+    got = prof.resolve_parameters(p, declared, prof.parse_overrides(["label=007", "epochs=4"]))
+    assert got["01"] == {"seed": 5, "label": "007", "epochs": 4}
+    assert got["02"] == {} and got["03"] == {}
+    with pytest.raises(ConfigError, match="expects an integer"):
+        prof.resolve_parameters(p, declared, prof.parse_overrides(["epochs=many"]))
+    with pytest.raises(ConfigError, match="no notebook numbered 07"):
+        prof.resolve_parameters(p, declared, prof.parse_overrides(["07.epochs=1"]))
+    with pytest.raises(ConfigError, match="set by the runner"):
+        prof.resolve_parameters(p, declared, prof.parse_overrides(["run_dir=/tmp"]))
+
+
+def test_profile_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sed: 1\n")
+    with pytest.raises(ConfigError, match="unknown top-level keys"):
+        prof.load_profile(str(bad))
+    with pytest.raises(ConfigError, match="unknown profile 'nope'"):
+        prof.load_profile("nope")
+    bad.write_text("parameters:\n  run_dir: x\n")
+    with pytest.raises(ConfigError, match="set by the runner"):
+        prof.load_profile(str(bad))

@@ -1,0 +1,69 @@
+"""Run folders: never overwritten, provenance recorded, inputs found, JSON written atomically."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from libreface_nb import runs
+from libreface_nb.errors import RunError
+
+
+def test_new_run_dirs_are_unique_and_named(tmp_path):
+    a = runs.new_run_dir("fixture", tmp_path, sha7="abc1234")
+    b = runs.new_run_dir("fixture", tmp_path, sha7="abc1234")
+    assert a != b and a.is_dir() and b.is_dir()
+    stamp, profile, sha = a.name.split("_")
+    assert len(stamp) == 15 and stamp[8] == "-" and profile == "fixture" and sha == "abc1234"
+    assert b.name.startswith(a.name)  # same second → suffix, never the same folder
+
+
+def test_start_run_records_provenance(tmp_path):
+    rec = runs.start_run(tmp_path, "fixture", seed=3, argv=["--profile", "fixture"])
+    on_disk = runs.read_run(tmp_path)
+    assert on_disk == json.loads(json.dumps(rec, default=str))
+    assert on_disk["status"] == "running" and on_disk["seed"] == 3
+    assert on_disk["packages"]["torch"].startswith("2.14.1")
+    assert set(on_disk["git"]) == {"sha", "sha7", "dirty"}
+    assert on_disk["platform"]["python"].startswith("3.11")
+
+
+def test_read_run_errors_name_the_file(tmp_path):
+    with pytest.raises(RunError, match="run.json is missing"):
+        runs.read_run(tmp_path)
+    (tmp_path / "run.json").write_text("{broken")
+    with pytest.raises(RunError, match="not valid JSON"):
+        runs.read_run(tmp_path)
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    path = tmp_path / "x.json"
+    runs.write_json_atomic(path, {"a": 1})
+    circular: dict = {}
+    circular["self"] = circular
+    with pytest.raises(ValueError, match="Circular"):
+        runs.write_json_atomic(path, circular)
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
+
+
+def test_find_input_prefers_current_run_then_newest(tmp_path):
+    old = tmp_path / "20260101-000000_fixture_aaaaaaa"
+    new = tmp_path / "20260102-000000_fixture_bbbbbbb"
+    cur = tmp_path / "20260103-000000_fixture_ccccccc"
+    for d in (old, new):
+        (d / "01_x").mkdir(parents=True)
+        (d / "01_x" / "faces").mkdir()
+    cur.mkdir()
+    assert runs.find_input(cur, "01_x/faces", tmp_path) == new / "01_x" / "faces"
+    (cur / "01_x" / "faces").mkdir(parents=True)
+    assert runs.find_input(cur, "01_x/faces", tmp_path) == cur / "01_x" / "faces"
+    with pytest.raises(RunError, match="run notebook 02_y first"):
+        runs.find_input(cur, "02_y/model.pt", tmp_path)
+
+
+def test_metrics_roundtrip(tmp_path):
+    runs.save_metrics(tmp_path, {"pcc": 0.5, "n": 3})
+    assert runs.load_metrics(tmp_path) == {"pcc": 0.5, "n": 3}
+    assert runs.load_metrics(tmp_path / "nothing") == {}
