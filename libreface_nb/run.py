@@ -126,19 +126,44 @@ def headline(metrics: dict[str, Any]) -> str:
 
 _KINDS = {
     "figures": (".png", ".pdf", ".svg"),
-    "tables": (".csv", ".parquet", ".tex", ".md"),
+    "tables": (".csv", ".parquet", ".tex", ".md", ".json"),
     "checkpoints and models": (".pt", ".pth", ".onnx", ".safetensors"),
 }
+
+
+def _artifacts(nb_dir: Path) -> dict[str, list[Path]]:
+    """Files worth linking from a notebook folder: figures/, top-level tables, models anywhere.
+
+    Face stores (folders with a manifest.parquet) are linked once, not face by face.
+    """
+    if not nb_dir.is_dir():
+        return {}
+    stores = [p.parent for p in nb_dir.rglob("manifest.parquet")]
+    top = [p for p in sorted(nb_dir.iterdir()) if p.is_file()]
+    found = {
+        "figures": sorted(p for p in (nb_dir / "figures").glob("*") if p.suffix in _KINDS["figures"]),
+        "tables": [p for p in top if p.suffix in _KINDS["tables"]]
+        + sorted((nb_dir / "tables").glob("*")),
+        "checkpoints and models": sorted(
+            p
+            for p in nb_dir.rglob("*")
+            if p.suffix in _KINDS["checkpoints and models"]
+            and not any(s in p.parents for s in stores)
+        ),
+        "face stores": [s / "manifest.parquet" for s in stores],
+    }
+    return {k: v for k, v in found.items() if v}
 
 
 def write_index(run_dir: Path) -> Path:
     """Write ``index.md``: every notebook's status, headline numbers and files, linked."""
     record = runs.read_run(run_dir)
+    git = record["git"]
     lines = [
         f"# Run {record['run_id']}",
         "",
         f"Profile **{record['profile']}**, status **{record['status']}**, "
-        f"git {record['git']['sha7']}{' (dirty)' if record['git'].get('dirty') else ''}, "
+        f"git {git['sha7']}{' (dirty)' if git.get('dirty') else ''}, "
         f"started {record['started']}, duration {record.get('duration_s')} s.",
         "",
     ]
@@ -153,18 +178,14 @@ def write_index(run_dir: Path) -> Path:
             lines.append(f"- error: `{nb['error'][:300]}`")
         metrics = runs.load_metrics(nb_dir)
         if metrics:
-            lines.append(
-                f"- metrics ([metrics.json]({nb['name']}/metrics.json)): {headline(metrics)}"
-            )
-        files = sorted(p for p in nb_dir.rglob("*") if p.is_file()) if nb_dir.is_dir() else []
-        for kind, suffixes in _KINDS.items():
-            chosen = [p for p in files if p.suffix in suffixes and p.parent.name != "faces"]
-            if chosen:
-                lines.append(f"- {kind}:")
-                for p in chosen[:200]:
-                    rel = p.relative_to(run_dir).as_posix()
-                    lines.append(f"  - [{rel}]({rel})")
-        for p in (f for f in files if f.suffix == ".png" and "figures" in f.parts):
+            lines.append(f"- headline numbers: {headline(metrics)}")
+        artifacts = _artifacts(nb_dir)
+        for kind, paths in artifacts.items():
+            lines.append(f"- {kind}:")
+            for p in paths:
+                rel = p.relative_to(run_dir).as_posix()
+                lines.append(f"  - [{rel}]({rel})")
+        for p in (f for f in artifacts.get("figures", []) if f.suffix == ".png"):
             rel = p.relative_to(run_dir).as_posix()
             lines += ["", f"![{p.stem}]({rel})"]
         lines.append("")

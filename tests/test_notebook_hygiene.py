@@ -22,7 +22,7 @@ import re
 import nbformat
 import pytest
 
-from libreface_nb.profiles import NOTEBOOKS_DIR, discover_notebooks
+from libreface_nb.profiles import NOTEBOOKS_DIR, declared_parameters, discover_notebooks
 
 NOTEBOOKS = discover_notebooks(NOTEBOOKS_DIR)
 ALL_IPYNB = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -79,6 +79,8 @@ def test_one_parameters_cell_with_flat_commented_literals(nb):
         if line.strip() and not line.lstrip().startswith("#"):
             assert re.search(r"#\s*\S", line), f"{path.name}: no trailing comment on {line!r}"
     assert {"run_dir", "seed"} <= set(names), f"{path.name}: declare run_dir and seed"
+    # papermill must parse every line too (it chokes on "=" inside a trailing comment)
+    assert sorted(declared_parameters(path)) == sorted(names), f"{path.name}: papermill parse"
 
 
 def test_no_definitions_in_notebooks(nb):

@@ -1,0 +1,71 @@
+"""The LibreFace/FFHQ alignment recipe, step by step (LIBREFACE_FACTS §2 step 5). Our own code.
+
+Slow on purpose: it is the yardstick that :func:`~libreface_nb.faces.align.align_face`'s fast path
+is measured against. Steps: integer shrink of huge faces (area-preserving LANCZOS), crop to the
+quad ± border, reflect padding with a blurred (σ = 0.02·qsize) and median-blended fill, quad →
+square at ``transform_size`` px (bilinear), LANCZOS down to ``size``. Pillow ≥ 10 names the
+filters ``Image.Resampling.*`` (LibreFace's ``Image.ANTIALIAS`` crashes there).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from libreface_nb.faces.align import crop_and_pad, quad_size, shrink_factor
+
+
+def _blurred_padding(img: np.ndarray, pad: tuple[int, ...], qsize: float) -> np.ndarray:
+    """Reflect-pad ``img`` by ``pad`` (left, top, right, bottom) and soften the padded area."""
+    from scipy.ndimage import gaussian_filter
+
+    pl, pt, pr, pb = pad
+    f = np.pad(img.astype(np.float32), ((pt, pb), (pl, pr), (0, 0)), mode="reflect")
+    h, w = f.shape[:2]
+    y, x, _ = np.ogrid[:h, :w, :1]
+    x = x.astype(np.float32)
+    y = y.astype(np.float32)
+    # 1 at the outer edge of the padding, 0 at the image edge, negative inside the image.
+    mask = np.maximum(
+        1.0 - np.minimum(x / pl, (w - 1 - x) / pr),
+        1.0 - np.minimum(y / pt, (h - 1 - y) / pb),
+    )
+    blur = qsize * 0.02
+    f += (gaussian_filter(f, [blur, blur, 0]) - f) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
+    f += (np.median(f, axis=(0, 1)) - f) * np.clip(mask, 0.0, 1.0)
+    return np.clip(np.rint(f), 0, 255).astype(np.uint8)
+
+
+def align_reference(
+    img: np.ndarray, quad: np.ndarray, size: int, transform_size: int
+) -> np.ndarray:
+    """Reference alignment of uint8 RGB ``img`` ``[H, W, 3]`` by ``quad`` ``[4, 2]``.
+
+    Returns:
+        uint8 ``[size, size, 3]``.
+    """
+    from PIL import Image
+
+    quad = np.asarray(quad, dtype=np.float64).copy()
+    qsize = quad_size(quad)
+    pil = Image.fromarray(img)
+    shrink = shrink_factor(qsize, size)
+    if shrink > 1:
+        new = (int(np.rint(pil.width / shrink)), int(np.rint(pil.height / shrink)))
+        pil = pil.resize(new, Image.Resampling.LANCZOS)
+        quad /= shrink
+        qsize /= shrink
+    crop, pad = crop_and_pad(quad, qsize, (pil.height, pil.width))
+    pil = pil.crop(crop)
+    quad -= np.array(crop[:2], dtype=np.float64)
+    if max(pad) > 0:
+        pil = Image.fromarray(_blurred_padding(np.asarray(pil), pad, qsize))
+        quad += np.array(pad[:2], dtype=np.float64)
+    out = pil.transform(
+        (transform_size, transform_size),
+        Image.Transform.QUAD,
+        tuple((quad + 0.5).flatten()),
+        Image.Resampling.BILINEAR,
+    )
+    if size < transform_size:
+        out = out.resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(out)
