@@ -141,7 +141,9 @@ def _artifacts(nb_dir: Path) -> dict[str, list[Path]]:
     stores = [p.parent for p in nb_dir.rglob("manifest.parquet")]
     top = [p for p in sorted(nb_dir.iterdir()) if p.is_file()]
     found = {
-        "figures": sorted(p for p in (nb_dir / "figures").glob("*") if p.suffix in _KINDS["figures"]),
+        "figures": sorted(
+            p for p in (nb_dir / "figures").glob("*") if p.suffix in _KINDS["figures"]
+        ),
         "tables": [p for p in top if p.suffix in _KINDS["tables"]]
         + sorted((nb_dir / "tables").glob("*")),
         "checkpoints and models": sorted(

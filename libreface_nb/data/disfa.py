@@ -1,0 +1,202 @@
+"""DISFA reader: the layout its providers ship, read into the index format.
+
+Layout (Mavadati et al. 2013; as unpacked by users, see ``data_cards/disfa.md``)::
+
+    <root>/ActionUnit_Labels/SN001/SN001_au1.txt    "frame,intensity" lines, frames from 1
+    <root>/Videos_LeftCamera/LeftVideoSN001_comp.avi
+    <root>/Videos_RightCamera/RightVideoSN001_comp.avi
+
+Variants seen in the wild and accepted here: ``Video_LeftCamera`` for the video folder,
+``leftVideoSN001_Comp.avi`` capitalisation, and a ``root`` that is the parent of a ``DISFA``
+folder. Label frame ``n`` is video frame ``n - 1`` (0-based). AU columns follow
+:data:`libreface_nb.config.DISFA_AUS`; intensities are 0–5.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from libreface_nb.config import DISFA_AUS, INTENSITY_MAX, au_name
+from libreface_nb.data.index import attach_excluded, build_index, excluded_table, resolve_root
+from libreface_nb.errors import DatasetLayoutError
+
+log = logging.getLogger(__name__)
+
+LABEL_DIR = "ActionUnit_Labels"
+CAMERAS = ("left", "right")
+SUBJECT = re.compile(r"^SN\d{3}$")
+
+
+def label_path(root: Path, subject: str, au: int) -> Path:
+    """``<root>/ActionUnit_Labels/SN001/SN001_au1.txt``."""
+    return root / LABEL_DIR / subject / f"{subject}_au{au}.txt"
+
+
+def video_folder_names(camera: str) -> list[str]:
+    """Folder names used for one camera's videos (the first is what we write)."""
+    cam = camera.capitalize()
+    return [f"Videos_{cam}Camera", f"Video_{cam}Camera"]
+
+
+def video_name(subject: str, camera: str) -> str:
+    """``LeftVideoSN001_comp.avi``."""
+    return f"{camera.capitalize()}Video{subject}_comp.avi"
+
+
+def read_label_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Parse one ``SNxxx_auN.txt`` file.
+
+    Returns:
+        frames int64 [N] (the file's own numbers) and intensities float32 [N] in 0–5.
+
+    Raises:
+        DatasetLayoutError: missing file, malformed line, value out of range, repeated frame.
+    """
+    if not path.is_file():
+        raise DatasetLayoutError(
+            f"DISFA label file missing: {path} (expected 'frame,intensity' lines)"
+        )
+    table = pd.read_csv(
+        path, header=None, names=["frame", "intensity"], dtype=str, skip_blank_lines=True
+    )
+    numbers = table.apply(pd.to_numeric, errors="coerce")
+    bad = numbers.isna().any(axis=1) | (numbers % 1 != 0).any(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad.to_numpy()))
+        line = ",".join(str(v) for v in table.iloc[i].tolist())
+        raise DatasetLayoutError(
+            f"{path}: row {i + 1} is {line!r}, expected 'frame,intensity' integers"
+        )
+    frames = numbers["frame"].to_numpy(dtype=np.int64)
+    values = numbers["intensity"].to_numpy(dtype=np.float32)
+    if len(frames) == 0:
+        raise DatasetLayoutError(f"{path}: empty label file")
+    if ((values < 0) | (values > INTENSITY_MAX)).any():
+        raise DatasetLayoutError(f"{path}: intensities outside 0–{INTENSITY_MAX:g}")
+    if (frames < 1).any() or len(np.unique(frames)) != len(frames):
+        raise DatasetLayoutError(f"{path}: frame numbers must be unique and start from 1")
+    return frames, values
+
+
+def read_subject_labels(root: Path, subject: str, aus: Sequence[int]) -> pd.DataFrame:
+    """All AU files of one subject as a table: ``native_frame`` plus one column per AU.
+
+    Raises:
+        DatasetLayoutError: when an AU file is missing or its frames differ from the first.
+    """
+    ref_path = label_path(root, subject, aus[0])
+    ref_frames, ref_values = read_label_file(ref_path)
+    table = {"native_frame": ref_frames, au_name(aus[0]): ref_values}
+    for au in aus[1:]:
+        path = label_path(root, subject, au)
+        frames, values = read_label_file(path)
+        if len(frames) != len(ref_frames):
+            raise DatasetLayoutError(
+                f"{path}: {len(frames)} label lines, but {ref_path} has {len(ref_frames)}"
+            )
+        if not np.array_equal(frames, ref_frames):
+            raise DatasetLayoutError(f"{path}: frame numbers differ from those in {ref_path}")
+        table[au_name(au)] = values
+    return pd.DataFrame(table)
+
+
+def find_video(root: Path, subject: str, camera: str) -> Path:
+    """The subject's video for ``camera``, tolerant of folder and capitalisation variants."""
+    wanted = video_name(subject, camera).lower()
+    for folder in video_folder_names(camera):
+        if (root / folder).is_dir():
+            for path in sorted((root / folder).iterdir()):
+                if path.name.lower() == wanted:
+                    return path
+    expected = root / video_folder_names(camera)[0] / video_name(subject, camera)
+    raise DatasetLayoutError(f"DISFA video missing for {subject}: expected {expected}")
+
+
+def count_video_frames(path: Path) -> int:
+    """Frames in a video, counted by grabbing (CAP_PROP_FRAME_COUNT can over-report)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise DatasetLayoutError(f"{path}: cannot open video")
+    n = 0
+    while capture.grab():
+        n += 1
+    capture.release()
+    return n
+
+
+def list_subjects(root: Path) -> list[str]:
+    """Subject folders (``SN001`` …) under ``ActionUnit_Labels``, sorted."""
+    label_dir = root / LABEL_DIR
+    subjects = sorted(p.name for p in label_dir.iterdir() if p.is_dir() and SUBJECT.match(p.name))
+    if not subjects:
+        raise DatasetLayoutError(f"DISFA: no SNxxx subject folders in {label_dir}")
+    return subjects
+
+
+def read_index(
+    root: str | Path,
+    *,
+    camera: str = "left",
+    aus: Sequence[int] = DISFA_AUS,
+    subjects: Sequence[str] | None = None,
+    check_frames: bool = False,
+) -> pd.DataFrame:
+    """Read a DISFA root into the index format (one row per labelled video frame).
+
+    Args:
+        root: the DISFA folder (holding ``ActionUnit_Labels``) or its parent.
+        camera: ``"left"`` or ``"right"``; stored in ``session``.
+        aus: AU numbers to read, in column order.
+        subjects: restrict to these subjects (default: every ``SNxxx`` label folder).
+        check_frames: also count each video's frames by decoding and require the label count
+            to match (slow on the real videos: it reads every frame).
+
+    Raises:
+        DatasetLayoutError: wrong root, missing label file or video, label files of one
+            subject that disagree, or (``check_frames``) a label/frame count mismatch.
+    """
+    if camera not in CAMERAS:
+        raise DatasetLayoutError(f"DISFA camera must be one of {CAMERAS}, not {camera!r}")
+    root = resolve_root(root, LABEL_DIR, ["DISFA", "disfa"], "DISFA")
+    available = list_subjects(root)
+    chosen = list(subjects) if subjects is not None else available
+    unknown = sorted(set(chosen) - set(available))
+    if unknown:
+        raise DatasetLayoutError(f"DISFA: subjects {unknown} have no folder in {root / LABEL_DIR}")
+    parts = []
+    for subject in chosen:
+        labels = read_subject_labels(root, subject, aus)
+        video = find_video(root, subject, camera)
+        if check_frames:
+            n_video = count_video_frames(video)
+            if n_video != len(labels) or labels["native_frame"].max() > n_video:
+                raise DatasetLayoutError(
+                    f"{video}: {n_video} frames, but {label_path(root, subject, aus[0])} "
+                    f"labels {len(labels)} frames (up to frame {labels['native_frame'].max()})"
+                )
+        labels.insert(0, "source", str(video))
+        labels.insert(0, "subject", subject)
+        parts.append(labels)
+    table = pd.concat(parts, ignore_index=True)
+    columns = {
+        "dataset": "disfa",
+        "subject": table["subject"],
+        "session": camera,
+        "source": table["source"],
+        "frame": table["native_frame"] - 1,  # label frames count from 1, decoders from 0
+        "native_frame": table["native_frame"],
+        "split": "",
+    }
+    au_cols = [au_name(a) for a in aus]
+    columns.update({c: table[c] for c in au_cols})
+    df = build_index(columns, au_cols)
+    log.info("DISFA: %d frames of %d subjects from %s", len(df), len(chosen), root)
+    return attach_excluded(df, excluded_table([]), "DISFA")

@@ -1,0 +1,212 @@
+"""Subject-exclusive folds: the published DISFA/BP4D partitions, k-fold by subject, fold files.
+
+A *fold set* maps a fold name to ``{"test": [subjects], "val": [subjects]}``; every other
+subject of the index trains. Validation subjects are drawn from the training side of each
+fold, never from its test side: LibreFace selected models on the test split
+(../shared/LIBREFACE_FACTS.md §5), which we avoid. For RAF-DB and AffectNet, whose
+``subject`` is the image stem, :func:`official_split` keeps the official test split (AffectNet:
+its validation set) and holds out part of train for validation.
+
+Fold file (JSON): ``{"format": "libreface_nb.folds/1", "dataset", "kind", "seed",
+"folds": {name: {"test": [...], "val": [...]}}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from libreface_nb.errors import ConfigError, DatasetLayoutError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "libreface_nb.folds/1"
+Folds = dict[str, dict[str, list[str]]]
+
+#: The widely used DISFA 3-part subject partition (LIBREFACE_FACTS §7; the same lists appear
+#: in CVI-SZU/ME-GraphAU tool/DISFA_image_label_process.py, where "fold1" tests part 3).
+DISFA_PARTS: tuple[tuple[str, ...], ...] = (
+    ("SN002", "SN010", "SN001", "SN026", "SN027", "SN032", "SN030", "SN009", "SN016"),
+    ("SN013", "SN018", "SN011", "SN028", "SN012", "SN006", "SN031", "SN021", "SN024"),
+    ("SN003", "SN029", "SN023", "SN025", "SN008", "SN005", "SN007", "SN017", "SN004"),
+)
+#: A BP4D 3-part subject partition in common use, as listed in CVI-SZU/ME-GraphAU
+#: tool/BP4D_image_label_process.py (where, again, "fold1" tests part 3).
+BP4D_PARTS: tuple[tuple[str, ...], ...] = (
+    ("F001", "M007", "F018", "F008", "F002", "M004", "F010", "F009", "M012", "M001", "F016",
+     "M014", "F023", "M008"),
+    ("M011", "F003", "M010", "M002", "F005", "F022", "M018", "M017", "F013", "M016", "F020",
+     "F011", "M013", "M005"),
+    ("F007", "F015", "F006", "F019", "M006", "M009", "F012", "M003", "F004", "F021", "F017",
+     "M015", "F014"),
+)  # fmt: skip
+
+
+def disfa_three_fold() -> dict[str, list[str]]:
+    """Fold name → test subjects: ``fold{i}`` tests DISFA part ``i`` (27 subjects in all)."""
+    return {f"fold{i + 1}": list(part) for i, part in enumerate(DISFA_PARTS)}
+
+
+def bp4d_three_fold() -> dict[str, list[str]]:
+    """Fold name → test subjects: ``fold{i}`` tests BP4D part ``i`` (41 subjects in all)."""
+    return {f"fold{i + 1}": list(part) for i, part in enumerate(BP4D_PARTS)}
+
+
+def subject_kfold(subjects: Iterable[str], k: int, seed: int = 0) -> dict[str, list[str]]:
+    """Split subjects into ``k`` test groups of near-equal size, shuffled by ``seed``.
+
+    Raises:
+        ConfigError: if ``k`` < 2 or there are fewer subjects than folds.
+    """
+    unique = sorted(set(subjects))
+    if k < 2 or k > len(unique):
+        raise ConfigError(f"k-fold needs 2 <= k <= number of subjects ({len(unique)}), got k={k}")
+    order = np.random.default_rng(seed).permutation(len(unique))
+    groups = np.array_split(order, k)
+    return {f"fold{i + 1}": sorted(unique[j] for j in g) for i, g in enumerate(groups)}
+
+
+def _n_val(n_train_side: int, val_fraction: float, min_val: int) -> int:
+    n = max(min_val, int(round(val_fraction * n_train_side)))
+    return min(n, n_train_side - 1)  # keep at least one training subject
+
+
+def with_validation(
+    test_folds: Mapping[str, Sequence[str]],
+    subjects: Iterable[str],
+    *,
+    val_fraction: float = 0.15,
+    min_val: int = 1,
+    seed: int = 0,
+) -> Folds:
+    """Add validation subjects, drawn from each fold's training side, to a test partition.
+
+    Test subjects absent from ``subjects`` (e.g. a partition of all 27 DISFA subjects applied
+    to a 3-subject fixture) are dropped with a log line.
+
+    Raises:
+        ConfigError: if a fold has no test subject present, or too few training-side subjects
+            to hold out ``min_val`` validation subjects and still train on one.
+    """
+    present = sorted(set(subjects))
+    folds: Folds = {}
+    for i, (name, test) in enumerate(test_folds.items()):
+        kept = sorted(set(test) & set(present))
+        if len(kept) < len(set(test)):
+            log.info(
+                "%s: %d of %d test subjects are not in the index",
+                name,
+                len(set(test)) - len(kept),
+                len(set(test)),
+            )
+        if not kept:
+            raise ConfigError(
+                f"{name}: none of its test subjects {sorted(test)[:5]}… is in the index"
+            )
+        train_side = [s for s in present if s not in set(kept)]
+        n_val = _n_val(len(train_side), val_fraction, min_val)
+        if n_val < min_val:
+            raise ConfigError(
+                f"{name}: {len(train_side)} training-side subjects cannot spare {min_val} "
+                "for validation"
+            )
+        rng = np.random.default_rng([seed, i])
+        val = sorted(train_side[j] for j in rng.choice(len(train_side), n_val, replace=False))
+        folds[name] = {"test": kept, "val": val}
+    check_exclusive(folds, present)
+    return folds
+
+
+def official_split(
+    index: pd.DataFrame, *, val_fraction: float = 0.1, seed: int = 0, name: str = "official"
+) -> Folds:
+    """The official test split plus a validation part of train, stratified by expression.
+
+    ``test`` = subjects whose ``split`` is ``"test"`` (RAF-DB) or ``"validation"``
+    (AffectNet, whose test set is not public); ``val`` = ``val_fraction`` of the rest,
+    drawn per expression class so that validation keeps train's class balance.
+    """
+    test_mask = index["split"].isin(["test", "validation"])
+    if not test_mask.any():
+        raise ConfigError("index has no official 'test' or 'validation' rows")
+    train = index.loc[~test_mask]
+    rng = np.random.default_rng(seed)
+    val: list[str] = []
+    groups = train.groupby("expression") if "expression" in train.columns else [(None, train)]
+    for _, group in groups:
+        stems = sorted(set(group["subject"]))
+        n = int(round(val_fraction * len(stems)))
+        val += [stems[j] for j in rng.choice(len(stems), n, replace=False)]
+    folds = {name: {"test": sorted(set(index.loc[test_mask, "subject"])), "val": sorted(set(val))}}
+    check_exclusive(folds, index["subject"])
+    return folds
+
+
+def check_exclusive(folds: Folds, subjects: Iterable[str] | None = None) -> None:
+    """Raise unless, in every fold, test, validation and train share no subject.
+
+    Raises:
+        ConfigError: naming the fold and a subject found on two sides.
+    """
+    known = set(subjects) if subjects is not None else None
+    for name, fold in folds.items():
+        test, val = set(fold["test"]), set(fold["val"])
+        both = test & val
+        if both:
+            raise ConfigError(f"{name}: subject {sorted(both)[0]} is both test and validation")
+        if known is not None:
+            stray = (test | val) - known
+            if stray:
+                raise ConfigError(f"{name}: subject {sorted(stray)[0]} is not in the index")
+
+
+def fold_split(index: pd.DataFrame, fold: Mapping[str, Sequence[str]]) -> pd.Series:
+    """Per index row: ``"train"``, ``"val"`` or ``"test"`` for one fold (by ``subject``)."""
+    role = pd.Series("train", index=index.index, dtype=object)
+    role[index["subject"].isin(set(fold["val"]))] = "val"
+    role[index["subject"].isin(set(fold["test"]))] = "test"
+    return role.astype(str)
+
+
+def assign_folds(index: pd.DataFrame, folds: Folds) -> pd.DataFrame:
+    """One column per fold (named as the fold) holding each row's role in it."""
+    return pd.DataFrame({name: fold_split(index, fold) for name, fold in folds.items()})
+
+
+def write_folds(path: str | Path, folds: Folds, *, dataset: str, kind: str, seed: int) -> Path:
+    """Write a fold file (JSON); the file is written to a temporary name, then renamed."""
+    check_exclusive(folds)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "dataset": dataset, "kind": kind, "seed": seed, "folds": folds}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_folds(path: str | Path) -> dict:
+    """Read a fold file; returns its dict (``folds`` checked to be subject-exclusive).
+
+    Raises:
+        DatasetLayoutError: missing file, unknown format, or folds that overlap.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetLayoutError(f"fold file missing: {path}")
+    try:
+        payload = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise DatasetLayoutError(f"{path}: not JSON ({err})") from err
+    if payload.get("format") != FORMAT or not isinstance(payload.get("folds"), dict):
+        raise DatasetLayoutError(f"{path}: not a fold file of format {FORMAT}")
+    try:
+        check_exclusive(payload["folds"])
+    except ConfigError as err:
+        raise DatasetLayoutError(f"{path}: {err}") from err
+    return payload

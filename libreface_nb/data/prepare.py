@@ -1,0 +1,158 @@
+"""Notebook 01's steps as functions: get a dataset index, choose folds, pick faces to show.
+
+The notebook stays a list of calls; each step here is small and testable.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from libreface_nb.config import EXPRESSIONS, REPO_ROOT
+from libreface_nb.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Where SynthAU fixtures are generated (git-ignored, safe to delete).
+CACHE_DIR = REPO_ROOT / ".cache" / "fixtures"
+#: Reader module of each dataset name.
+READERS = ("disfa", "bp4d", "rafdb", "affectnet")
+
+
+@dataclass
+class LoadedDataset:
+    """A dataset index and where it came from."""
+
+    name: str
+    root: Path
+    index: pd.DataFrame
+    synthetic: bool
+
+
+def _reader(name: str):  # noqa: ANN202 - a reader module
+    if name not in READERS:
+        raise ConfigError(f"dataset={name!r}: expected one of {READERS}")
+    import importlib
+
+    return importlib.import_module(f"libreface_nb.data.{name}")
+
+
+def fixture_sizes(name: str, n_subjects: int, n_frames: int) -> dict[str, int]:
+    """Map the notebook's two size knobs onto a fixture's own size parameters."""
+    if name == "disfa":
+        return {"n_subjects": n_subjects, "n_frames": n_frames}
+    if name == "bp4d":
+        return {"n_subjects": n_subjects, "n_frames": max(1, n_frames // 2)}
+    # FER layouts: n_subjects pseudo-identities, n_frames images in all (80 % train).
+    n_test = max(2, n_frames // 5)
+    held = "n_test" if name == "rafdb" else "n_validation"
+    return {"n_identities": n_subjects, "n_train": max(2, n_frames - n_test), held: n_test}
+
+
+def load_dataset(
+    name: str,
+    data_root: str | Path = "",
+    *,
+    seed: int = 0,
+    n_subjects: int = 3,
+    n_frames: int = 40,
+    cache_dir: str | Path = CACHE_DIR,
+) -> LoadedDataset:
+    """Read a dataset in its native layout, or build the SynthAU fixture in that layout first.
+
+    Args:
+        name: ``"disfa"``, ``"bp4d"``, ``"rafdb"`` or ``"affectnet"``.
+        data_root: the provider's folder; empty = generate (or reuse) the SynthAU fixture.
+        seed: fixture seed.
+        n_subjects: fixture pseudo-subjects (identities for the FER layouts).
+        n_frames: fixture frames per video (DISFA), 2× frames per task (BP4D), or images.
+        cache_dir: where fixtures are generated.
+    """
+    reader = _reader(name)
+    synthetic = not str(data_root)
+    if synthetic:
+        from libreface_nb.data.fixtures import make_fixture
+
+        sizes = fixture_sizes(name, n_subjects, n_frames)
+        root = make_fixture(name, cache_dir, seed=seed, **sizes)
+    else:
+        root = Path(data_root).expanduser()
+    index = reader.read_index(root)
+    log.info("%s: %d rows, %d subjects from %s", name, len(index), index.subject.nunique(), root)
+    return LoadedDataset(name=name, root=Path(root), index=index, synthetic=synthetic)
+
+
+def _published(name: str) -> dict[str, list[str]] | None:
+    from libreface_nb.data import folds
+
+    return {"disfa": folds.disfa_three_fold, "bp4d": folds.bp4d_three_fold}.get(
+        name, lambda: None
+    )()
+
+
+def make_folds(
+    index: pd.DataFrame, name: str, n_folds: int, seed: int
+) -> tuple[dict[str, dict[str, list[str]]], str]:
+    """Subject-exclusive folds with validation subjects held out from each training side.
+
+    DISFA and BP4D use the published 3-part partitions when ``n_folds == 3`` and every part has
+    a subject in the index; otherwise k-fold by subject. RAF-DB and AffectNet use the official
+    test split (``n_folds`` is ignored there).
+
+    Returns:
+        (folds, kind) where kind names the partition used.
+    """
+    from libreface_nb.data import folds as F
+
+    if name in ("rafdb", "affectnet"):
+        return F.official_split(index, seed=seed), "official"
+    subjects = sorted(set(index["subject"]))
+    published = _published(name)
+    if n_folds == 3 and published:
+        present = set(subjects)
+        if all(set(test) & present for test in published.values()):
+            return F.with_validation(published, subjects, seed=seed), f"{name}-3fold-published"
+        log.info("not every published %s part has a subject here: k-fold by subject", name)
+    test = F.subject_kfold(subjects, n_folds, seed)
+    return F.with_validation(test, subjects, seed=seed), f"subject-{n_folds}fold"
+
+
+def label_columns(index: pd.DataFrame) -> list[str]:
+    """The label columns of an index: its AU columns, else ``["expression"]``."""
+    from libreface_nb.data.index import au_columns
+
+    aus = au_columns(index)
+    return aus if aus else ["expression"]
+
+
+def caption(row: pd.Series, columns: list[str], top: int = 3) -> str:
+    """Short caption of a sample: subject, frame and its strongest labels."""
+    head = f"{row['subject']} f{int(row['native_frame'])}"
+    if columns == ["expression"]:
+        e = int(row["expression"])
+        return f"{head}\n{EXPRESSIONS[e] if e >= 0 else 'unknown'}"
+    values = row[columns].astype(float)
+    strongest = values.dropna().sort_values(ascending=False).head(top)
+    labels = ", ".join(f"{c} {v:g}" for c, v in strongest.items() if v > 0) or "no AU"
+    return f"{head}\n{labels}"
+
+
+def sample_faces(
+    index: pd.DataFrame, manifest: pd.DataFrame, store_dir: str | Path, n: int, seed: int
+) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` aligned faces with captions, spread over subjects (deterministic given ``seed``)."""
+    from libreface_nb.faces.store import load_face
+
+    ok = manifest[(manifest["status"] == "ok") & (manifest["face"] == 0)]
+    joined = index.merge(ok[["source", "frame", "face_file"]], on=["source", "frame"])
+    if joined.empty:
+        return [], []
+    rng = np.random.default_rng(seed)
+    picks = joined.iloc[np.sort(rng.choice(len(joined), min(n, len(joined)), replace=False))]
+    columns = label_columns(index)
+    images = [load_face(store_dir, f) for f in picks["face_file"]]
+    return images, [caption(r, columns) for _, r in picks.iterrows()]
