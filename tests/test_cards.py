@@ -6,13 +6,13 @@ import shutil
 
 from libreface_nb.config import REPO_ROOT
 from libreface_nb.data import cards
-from libreface_nb.data.prepare import CACHE_DIR
+from libreface_nb.data.prepare import fixture_cache_dir
 
 
 def test_committed_card_counts_are_current(tmp_path):
     shutil.copytree(REPO_ROOT / "data_cards", tmp_path / "cards")
-    cards.write_fixture_cards(tmp_path / "cards", CACHE_DIR)
-    cards.write_synthau_card(tmp_path / "cards", CACHE_DIR)
+    cards.write_fixture_cards(tmp_path / "cards", fixture_cache_dir())
+    cards.write_synthau_card(tmp_path / "cards", fixture_cache_dir())
     stale = [
         p.name
         for p in sorted((tmp_path / "cards").glob("*.md"))

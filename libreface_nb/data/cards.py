@@ -193,12 +193,12 @@ def main() -> None:
     import logging
 
     from libreface_nb.config import REPO_ROOT
-    from libreface_nb.data.prepare import CACHE_DIR
+    from libreface_nb.data.prepare import fixture_cache_dir
 
     logging.basicConfig(level=logging.INFO)
     cards_dir = REPO_ROOT / "data_cards"
-    write_fixture_cards(cards_dir, CACHE_DIR)
-    write_synthau_card(cards_dir, CACHE_DIR)
+    write_fixture_cards(cards_dir, fixture_cache_dir())
+    write_synthau_card(cards_dir, fixture_cache_dir())
     logging.getLogger(__name__).info("counts written into %s", cards_dir)
 
 

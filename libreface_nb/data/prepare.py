@@ -19,6 +19,32 @@ log = logging.getLogger(__name__)
 
 #: Where SynthAU fixtures are generated (git-ignored, safe to delete).
 CACHE_DIR = REPO_ROOT / ".cache" / "fixtures"
+#: Code and libraries whose change changes the bytes of a fixture.
+_FIXTURE_CODE = ("synth*.py", "fixtures*.py", "disfa.py", "bp4d.py", "rafdb.py", "affectnet.py")
+_FIXTURE_LIBS = ("opencv-contrib-python", "mediapipe", "numpy", "scikit-image", "matplotlib")
+
+
+def fixture_fingerprint() -> str:
+    """A short hash of the fixture-writing code and the library versions that encode images.
+
+    Fixtures are cached by it, so a cached fixture is never one written by older code.
+    """
+    import hashlib
+    from importlib import metadata
+
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for pattern in _FIXTURE_CODE:
+        for path in sorted(here.glob(pattern)):
+            h.update(path.name.encode() + path.read_bytes())
+    for lib in _FIXTURE_LIBS:
+        h.update(f"{lib}=={metadata.version(lib)}".encode())
+    return h.hexdigest()[:12]
+
+
+def fixture_cache_dir(root: str | Path = CACHE_DIR) -> Path:
+    """The cache folder for fixtures written by this code: ``root/synthau-<fingerprint>``."""
+    return Path(root) / f"synthau-{fixture_fingerprint()}"
 #: Reader module of each dataset name.
 READERS = ("disfa", "bp4d", "rafdb", "affectnet")
 
@@ -60,7 +86,7 @@ def load_dataset(
     seed: int = 0,
     n_subjects: int = 3,
     n_frames: int = 40,
-    cache_dir: str | Path = CACHE_DIR,
+    cache_dir: str | Path | None = None,
 ) -> LoadedDataset:
     """Read a dataset in its native layout, or build the SynthAU fixture in that layout first.
 
@@ -70,7 +96,7 @@ def load_dataset(
         seed: fixture seed.
         n_subjects: fixture pseudo-subjects (identities for the FER layouts).
         n_frames: fixture frames per video (DISFA), 2× frames per task (BP4D), or images.
-        cache_dir: where fixtures are generated.
+        cache_dir: where fixtures are generated (default :func:`fixture_cache_dir`).
     """
     reader = _reader(name)
     synthetic = not str(data_root)
@@ -78,7 +104,7 @@ def load_dataset(
         from libreface_nb.data.fixtures import make_fixture
 
         sizes = fixture_sizes(name, n_subjects, n_frames)
-        root = make_fixture(name, cache_dir, seed=seed, **sizes)
+        root = make_fixture(name, cache_dir or fixture_cache_dir(), seed=seed, **sizes)
     else:
         root = Path(data_root).expanduser()
     index = reader.read_index(root)

@@ -274,13 +274,21 @@ def list_media(folder: str | Path, recursive: bool = True) -> list[Path]:
     if not root.is_dir():
         raise UnreadableInputError(f"{root}: not a folder")
     pattern = "**/*" if recursive else "*"
-    return sorted(
+    files = sorted(
         p
         for p in root.glob(pattern)
-        if p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        and (io.is_image(p) or io.is_video(p))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
+    media = [p for p in files if io.is_image(p) or io.is_video(p)]
+    others = [p.name for p in files if p not in set(media)]
+    if others:  # say what is not looked at, so nothing disappears without a trace
+        log.warning(
+            "%s: %d file(s) with no image or video suffix are not processed, e.g. %s",
+            root,
+            len(others),
+            ", ".join(others[:5]),
+        )
+    return media
 
 
 def preprocess_folder(
