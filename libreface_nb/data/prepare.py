@@ -45,6 +45,8 @@ def fixture_fingerprint() -> str:
 def fixture_cache_dir(root: str | Path = CACHE_DIR) -> Path:
     """The cache folder for fixtures written by this code: ``root/synthau-<fingerprint>``."""
     return Path(root) / f"synthau-{fixture_fingerprint()}"
+
+
 #: Reader module of each dataset name.
 READERS = ("disfa", "bp4d", "rafdb", "affectnet")
 
