@@ -1,4 +1,4 @@
-"""House style is enforced, not suggested: ruff lint and format over the package, tests, benchmarks."""
+"""House style is enforced: ruff lint and format over the package, tests and benchmarks."""
 
 from __future__ import annotations
 
