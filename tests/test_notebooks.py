@@ -46,3 +46,21 @@ def test_fixture_profile_runs_every_notebook(tmp_path):
         check = EXPECTATIONS.get(nb["name"])
         assert check is None or check(metrics), f"{nb['name']}: unexpected metrics {metrics}"
     assert (run_dir / "index.md").exists()
+
+
+@pytest.mark.parametrize("dataset", ["bp4d", "rafdb", "affectnet"])
+def test_notebook_01_reads_every_native_layout(dataset):
+    """Notebook 01 on the SynthAU fixture in each other layout (the fixture profile uses DISFA)."""
+    runs_root = REPO_ROOT / "outputs" / "runs"
+    before = set(runs_root.iterdir()) if runs_root.exists() else set()
+    cmd = [sys.executable, "-m", "libreface_nb.run", "--profile", "fixture", "--only", "01",
+           "--set", f"dataset={dataset}"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=REPO_ROOT)
+    (run_dir,) = set(runs_root.iterdir()) - before
+    assert out.returncode == 0, f"run failed, see {run_dir}: {out.stdout[-3000:]}"
+    name = "01_data_prep_and_augmentation"
+    metrics = json.loads((run_dir / name / "metrics.json").read_text())
+    assert metrics["dataset"] == dataset and metrics["n_frames"] > 0
+    assert metrics["face_detection_rate"] >= 0.9
+    expected_kind = "official" if dataset in ("rafdb", "affectnet") else "subject-3fold"
+    assert metrics["fold_kind"].startswith(expected_kind.split("-")[0])

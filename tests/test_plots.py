@@ -33,3 +33,11 @@ def test_face_grid_and_atlas_and_save(tmp_path):
 def test_status_counts():
     fig = pdata.status_counts(pd.DataFrame({"status": ["ok", "ok", "no_face"]}))
     assert sorted(p.get_height() for p in fig.axes[0].patches) == [1, 2]
+
+
+def test_expression_distribution_counts_per_split():
+    df = pd.DataFrame({"expression": [0, 1, 1, 7], "split": ["train", "train", "test", "test"]})
+    fig = pdata.labels_figure(df, ["expression"])
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert len(heights) == 16 and sum(heights) == 4  # 8 classes × 2 splits
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()][7] == "Contempt"

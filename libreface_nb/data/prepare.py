@@ -47,6 +47,12 @@ def fixture_cache_dir(root: str | Path = CACHE_DIR) -> Path:
     return Path(root) / f"synthau-{fixture_fingerprint()}"
 
 
+def fixture_root(sizes: dict[str, int], seed: int, cache_dir: str | Path | None = None) -> Path:
+    """A cache folder of its own for each seed and set of sizes (fixtures never overwrite)."""
+    key = "_".join([f"seed{seed}", *(f"{k}{v}" for k, v in sorted(sizes.items()))])
+    return Path(cache_dir or fixture_cache_dir()) / key
+
+
 #: Reader module of each dataset name.
 READERS = ("disfa", "bp4d", "rafdb", "affectnet")
 
@@ -106,7 +112,7 @@ def load_dataset(
         from libreface_nb.data.fixtures import make_fixture
 
         sizes = fixture_sizes(name, n_subjects, n_frames)
-        root = make_fixture(name, cache_dir or fixture_cache_dir(), seed=seed, **sizes)
+        root = make_fixture(name, fixture_root(sizes, seed, cache_dir), seed=seed, **sizes)
     else:
         root = Path(data_root).expanduser()
     index = reader.read_index(root)

@@ -32,6 +32,7 @@ def label_distributions(index: pd.DataFrame, columns: Sequence[str], *, bins: in
         bins: histogram bins over the observed range (intensities 0–5 → 11 half-steps).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     use_style()
     rows, cols = _grid(len(columns), 6)
@@ -42,6 +43,8 @@ def label_distributions(index: pd.DataFrame, columns: Sequence[str], *, bins: in
         hi = max(float(known.max()) if known.size else 1.0, 1.0)
         ax.hist(known, bins=bins, range=(0, hi), color="tab:blue")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         unknown = int(np.isnan(values).sum())
         ax.set_title(f"{col}" + (f" ({unknown} unknown)" if unknown else ""))
     for ax in axes.flat[len(columns) :]:
@@ -50,6 +53,35 @@ def label_distributions(index: pd.DataFrame, columns: Sequence[str], *, bins: in
     fig.supylabel("frames (log)")
     fig.tight_layout()
     return fig
+
+
+def expression_distribution(index: pd.DataFrame) -> Figure:
+    """Samples per expression class (names in LibreFace's order), one bar group per split."""
+    import matplotlib.pyplot as plt
+
+    from libreface_nb.config import EXPRESSIONS
+
+    use_style()
+    splits = sorted(set(index["split"])) or [""]
+    x = np.arange(len(EXPRESSIONS))
+    width = 0.8 / len(splits)
+    fig, ax = plt.subplots(figsize=(6, 2.4))
+    for i, split in enumerate(splits):
+        part = index[index["split"] == split]
+        counts = [int((part["expression"] == k).sum()) for k in range(len(EXPRESSIONS))]
+        ax.bar(x + i * width - 0.4 + width / 2, counts, width, label=split or "all")
+    ax.set_xticks(x, EXPRESSIONS, rotation=30, ha="right")
+    ax.set_ylabel("images")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def labels_figure(index: pd.DataFrame, columns: Sequence[str]) -> Figure:
+    """The right label figure for an index: AU histograms, or expression class counts."""
+    if list(columns) == ["expression"]:
+        return expression_distribution(index)
+    return label_distributions(index, columns)
 
 
 def face_grid(
