@@ -26,6 +26,8 @@ from libreface_nb.profiles import NOTEBOOKS_DIR, declared_parameters, discover_n
 
 NOTEBOOKS = discover_notebooks(NOTEBOOKS_DIR)
 ALL_IPYNB = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+#: The template new notebooks start from follows the same rules.
+TEMPLATES = sorted((NOTEBOOKS_DIR / "template").glob("*.ipynb"))
 pytestmark = pytest.mark.skipif(not ALL_IPYNB, reason="no notebooks committed yet")
 
 
@@ -34,7 +36,7 @@ def _code(cell) -> str:
     return "\n".join(line for line in cell.source.splitlines() if line.lstrip()[:1] not in "%!")
 
 
-@pytest.fixture(params=ALL_IPYNB, ids=lambda p: p.name)
+@pytest.fixture(params=ALL_IPYNB + TEMPLATES, ids=lambda p: p.name)
 def nb(request):
     return request.param, nbformat.read(request.param, as_version=4)
 
@@ -60,6 +62,7 @@ def test_header_cell(nb):
     assert first.cell_type == "markdown", f"{path.name}: the first cell must be markdown"
     text = first.source.lower()
     assert first.source.startswith(f"# {path.name[:2]} "), f"{path.name}: title '# NN ...'"
+    assert "**What it does.**" in first.source, f"{path.name}: say what the notebook does"
     for word in ("inputs", "outputs", "expected"):
         assert word in text, f"{path.name}: the header must say its {word}"
 
