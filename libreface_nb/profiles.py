@@ -141,27 +141,37 @@ def _unknown(name: str, known: set[str], where: str) -> ConfigError:
     )
 
 
+_PY_TYPES = {"int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
+
+
 def coerce(value: Any, declared_type: str, name: str) -> Any:
     """Convert a value from YAML or ``--set`` to the type the notebook declares.
 
-    Strings stay strings when the notebook declares ``str`` (so ``007`` stays ``"007"``).
+    Strings stay strings when the notebook declares ``str`` (so ``007`` stays ``"007"``); ints
+    are accepted where a float is declared; anything else of the wrong type is an error.
+
+    Raises:
+        ConfigError: the value does not have the declared type.
     """
     if declared_type == "str":
         return value if isinstance(value, str) else str(value)
-    if not isinstance(value, str):
-        if declared_type == "float" and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+    if isinstance(value, str) and declared_type in _PY_TYPES:
+        text = value
+        value = yaml.safe_load(text) if text.strip() else text
+        if declared_type == "float" and isinstance(value, str):
+            try:  # YAML 1.1 reads "1e-4" (no dot) as a string
+                value = float(text)
+            except ValueError:
+                pass
+    expected = _PY_TYPES.get(declared_type)
+    if expected is None:  # no declared type to check against (e.g. a None default)
         return value
-    parsed = yaml.safe_load(value) if value.strip() else value
-    if declared_type == "int" and not (isinstance(parsed, int) and not isinstance(parsed, bool)):
-        raise ConfigError(f"parameter {name!r} expects an integer, got {value!r}")
-    if declared_type == "float":
-        if isinstance(parsed, bool) or not isinstance(parsed, int | float):
-            raise ConfigError(f"parameter {name!r} expects a number, got {value!r}")
-        return float(parsed)
-    if declared_type == "bool" and not isinstance(parsed, bool):
-        raise ConfigError(f"parameter {name!r} expects true or false, got {value!r}")
-    return parsed
+    wrong_bool = isinstance(value, bool) and declared_type != "bool"
+    if wrong_bool or not isinstance(value, expected):
+        raise ConfigError(
+            f"parameter {name!r} expects {declared_type}, got {value!r} ({type(value).__name__})"
+        )
+    return float(value) if declared_type == "float" else value
 
 
 def parse_overrides(items: list[str]) -> list[tuple[str | None, str, str]]:

@@ -255,22 +255,32 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     kernel = pick_kernel(args.kernel)
     run_dir = runs.new_run_dir(profile.name, args.runs_root)
+    wanted = {prof.notebook_number(p) for p in selected}
+    seeds = sorted({params["seed"] for nb, params in resolved.items() if nb in wanted
+                    and "seed" in params})  # fmt: skip
     record = runs.start_run(
-        run_dir, profile.name, seed=profile.seed, profile_file=str(profile.path), argv=argv
+        run_dir,
+        profile.name,
+        seed=seeds[0] if len(seeds) == 1 else (seeds or None),
+        profile_file=str(profile.path),
+        argv=argv,
     )
     record.update(kernel=kernel, description=profile.description)
     print(f"run folder {run_dir}")
     t_run = time.monotonic()
-    status = "ok"
+    status = "running"
     try:
         for path in selected:
             status = _run_one(path, run_dir, record, resolved, profile, kernel)
             if status != "ok":
                 break
-    except KeyboardInterrupt:
-        status = "interrupted"
+    except BaseException as e:
+        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "crashed"
         raise
     finally:
+        for entry in record["notebooks"]:
+            if entry["status"] == "running":  # stopped by Ctrl-C or a crash of the runner
+                entry["status"] = status
         record.update(
             status=status, ended=runs._now(), duration_s=round(time.monotonic() - t_run, 1)
         )

@@ -188,8 +188,30 @@ def notebook_dir(run_dir: Path | str, notebook: str) -> Path:
     return path
 
 
+def _usable(run: Path, relpath: str, profile: str | None) -> str:
+    """Why ``run``'s copy of ``relpath`` cannot be used ("" when it can)."""
+    notebook = relpath.split("/")[0]
+    if not (run / notebook / "metrics.json").exists():
+        return f"notebook {notebook} did not finish there (no metrics.json)"
+    try:
+        record = read_run(run)
+    except RunError as e:
+        return str(e)
+    entry = next((n for n in record.get("notebooks", []) if n.get("name") == notebook), None)
+    if entry is not None and entry.get("status") != "ok":
+        return f"notebook {notebook} has status {entry.get('status')!r} there"
+    if profile not in (None, "interactive") and record.get("profile") != profile:
+        return f"profile {record.get('profile')!r} is not {profile!r}"
+    return ""
+
+
 def find_input(run_dir: Path | str, relpath: str, runs_root: Path | str = RUNS_ROOT) -> Path:
-    """Find an earlier notebook's output: in ``run_dir`` first, then in the newest run having it.
+    """Find an earlier notebook's output: in ``run_dir`` first, then in the newest usable run.
+
+    Another run is usable when the notebook that wrote ``relpath`` finished there (it wrote its
+    metrics.json and run.json does not mark it failed) and, unless the current run is an
+    interactive one, the run used the same profile: a ``--profile disfa --only 02`` run never
+    trains on a fixture run's faces.
 
     Args:
         run_dir: the current run folder.
@@ -197,21 +219,29 @@ def find_input(run_dir: Path | str, relpath: str, runs_root: Path | str = RUNS_R
         runs_root: where to look for other runs.
 
     Raises:
-        RunError: when no run folder holds ``relpath``; the message says which notebook to run.
+        RunError: when no usable run folder holds ``relpath``; the message says what to run.
     """
     here = Path(run_dir) / relpath
     if str(run_dir) and here.exists():
         return here
+    profile = None
+    if str(run_dir) and (Path(run_dir) / "run.json").exists():
+        profile = read_run(run_dir).get("profile")
     root = Path(runs_root)
-    candidates = sorted(root.glob(f"*/{relpath}"), reverse=True) if root.is_dir() else []
-    for path in candidates:
-        if path.exists():
-            log.warning("%s not in %s; using %s from another run", relpath, run_dir, path)
-            return path
+    skipped = []
+    for run in sorted(root.iterdir(), reverse=True) if root.is_dir() else []:
+        if not (run / relpath).exists() or run == Path(run_dir):
+            continue
+        why = _usable(run, relpath, profile)
+        if not why:
+            log.warning("%s not in %s; using %s", relpath, run_dir or "(no run)", run / relpath)
+            return run / relpath
+        skipped.append(f"{run.name}: {why}")
     notebook = relpath.split("/")[0]
     raise RunError(
-        f"{relpath} was not found in {run_dir or '(no run folder)'} nor in any run under {root}; "
-        f"run notebook {notebook} first (python -m libreface_nb.run --profile fixture --only "
+        f"{relpath} was not found in {run_dir or '(no run folder)'} nor in a usable run under "
+        f"{root}" + (f" (skipped {'; '.join(skipped[:3])})" if skipped else "") + "; run notebook "
+        f"{notebook} first (python -m libreface_nb.run --profile {profile or 'fixture'} --only "
         f"{notebook[:2]})"
     )
 

@@ -66,14 +66,14 @@ def _only_run(tmp):
 
 @pytest.mark.slow
 def test_successful_run_records_everything(workspace):
-    out = _run(workspace, "--set", "01.epochs=3")
+    out = _run(workspace, "--set", "01.epochs=3", "--set", "seed=9")
     assert out.returncode == 0, out.stdout + out.stderr
     run_dir, rec = _only_run(workspace[0])
-    assert rec["status"] == "ok" and rec["seed"] == 5 and rec["ended"]
+    assert rec["status"] == "ok" and rec["seed"] == 9 and rec["ended"]  # the seed notebooks got
     assert [n["name"] for n in rec["notebooks"]] == ["01_first", "02_second", "03_third"]
     assert all(n["status"] == "ok" and n["duration_s"] is not None for n in rec["notebooks"])
     first = rec["notebooks"][0]["parameters"]
-    assert first["label"] == "007" and first["seed"] == 5 and first["epochs"] == 3
+    assert first["label"] == "007" and first["seed"] == 9 and first["epochs"] == 3
     metrics = json.loads((run_dir / "01_first" / "metrics.json").read_text())
     assert metrics == {"label": "007", "label_type": "str", "epochs": 3}
     assert (run_dir / "01_first" / "01_first.ipynb").exists()
@@ -122,8 +122,11 @@ def test_resolve_parameters_types(workspace):
     got = prof.resolve_parameters(p, declared, prof.parse_overrides(["label=007", "epochs=4"]))
     assert got["01"] == {"seed": 5, "label": "007", "epochs": 4}
     assert got["02"] == {} and got["03"] == {}
-    with pytest.raises(ConfigError, match="expects an integer"):
+    with pytest.raises(ConfigError, match="expects int"):
         prof.resolve_parameters(p, declared, prof.parse_overrides(["epochs=many"]))
+    for bad in ("2.5", "true", "[1]"):
+        with pytest.raises(ConfigError, match="expects int"):
+            prof.resolve_parameters(p, declared, prof.parse_overrides([f"epochs={bad}"]))
     with pytest.raises(ConfigError, match="no notebook numbered 07"):
         prof.resolve_parameters(p, declared, prof.parse_overrides(["07.epochs=1"]))
     with pytest.raises(ConfigError, match="set by the runner"):
@@ -140,3 +143,24 @@ def test_profile_errors(tmp_path):
     bad.write_text("parameters:\n  run_dir: x\n")
     with pytest.raises(ConfigError, match="set by the runner"):
         prof.load_profile(str(bad))
+
+
+def test_profile_values_are_type_checked(workspace):
+    tmp, nbs, profile = workspace
+    declared = _declared(nbs)
+    for value in ("2.5", "true", "{a: 1}"):
+        profile.write_text(f"notebooks:\n  '01':\n    epochs: {value}\n")
+        with pytest.raises(ConfigError, match="'epochs' expects int"):
+            prof.resolve_parameters(prof.load_profile(str(profile)), declared)
+    profile.write_text("parameters:\n  label: 7\n")  # a str parameter takes the text "7"
+    assert prof.resolve_parameters(prof.load_profile(str(profile)), declared)["01"]["label"] == "7"
+
+
+def test_coerce_floats_and_bools():
+    assert prof.coerce(3, "float", "lr") == 3.0 and isinstance(prof.coerce(3, "float", "lr"), float)
+    assert prof.coerce("1e-4", "float", "lr") == 1e-4
+    assert prof.coerce("false", "bool", "flag") is False
+    with pytest.raises(ConfigError):
+        prof.coerce(1, "bool", "flag")
+    with pytest.raises(ConfigError):
+        prof.coerce(True, "float", "lr")

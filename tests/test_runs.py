@@ -48,19 +48,40 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
 
 
-def test_find_input_prefers_current_run_then_newest(tmp_path):
-    old = tmp_path / "20260101-000000_fixture_aaaaaaa"
-    new = tmp_path / "20260102-000000_fixture_bbbbbbb"
-    cur = tmp_path / "20260103-000000_fixture_ccccccc"
-    for d in (old, new):
-        (d / "01_x").mkdir(parents=True)
-        (d / "01_x" / "faces").mkdir()
+def _finished_run(root, name, profile="fixture", status="ok", metrics=True):
+    run = root / name
+    (run / "01_x" / "faces").mkdir(parents=True)
+    runs.write_json_atomic(
+        run / "run.json", {"profile": profile, "notebooks": [{"name": "01_x", "status": status}]}
+    )
+    if metrics:
+        runs.save_metrics(run / "01_x", {"n": 1})
+    return run
+
+
+def test_find_input_prefers_current_run_then_newest_usable(tmp_path):
+    _finished_run(tmp_path, "20260101-000000_fixture_aaaaaaa")
+    new = _finished_run(tmp_path, "20260102-000000_fixture_bbbbbbb")
+    _finished_run(tmp_path, "20260103-000000_fixture_ddddddd", status="failed")
+    _finished_run(tmp_path, "20260104-000000_fixture_eeeeeee", metrics=False)  # died mid-way
+    _finished_run(tmp_path, "20260105-000000_disfa_fffffff", profile="disfa")
+    cur = tmp_path / "20260106-000000_fixture_ccccccc"
     cur.mkdir()
+    runs.write_json_atomic(cur / "run.json", {"profile": "fixture", "notebooks": []})
     assert runs.find_input(cur, "01_x/faces", tmp_path) == new / "01_x" / "faces"
     (cur / "01_x" / "faces").mkdir(parents=True)
     assert runs.find_input(cur, "01_x/faces", tmp_path) == cur / "01_x" / "faces"
     with pytest.raises(RunError, match="run notebook 02_y first"):
         runs.find_input(cur, "02_y/model.pt", tmp_path)
+
+
+def test_find_input_never_crosses_profiles(tmp_path):
+    _finished_run(tmp_path, "20260105-000000_fixture_fffffff", profile="fixture")
+    cur = tmp_path / "20260106-000000_disfa_ccccccc"
+    cur.mkdir()
+    runs.write_json_atomic(cur / "run.json", {"profile": "disfa", "notebooks": []})
+    with pytest.raises(RunError, match="profile 'fixture' is not 'disfa'"):
+        runs.find_input(cur, "01_x/faces", tmp_path)
 
 
 def test_metrics_roundtrip(tmp_path):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from libreface_nb.config import EXPRESSIONS, REPO_ROOT
-from libreface_nb.errors import ConfigError
+from libreface_nb.errors import ConfigError, NoFaceError
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,14 @@ def label_columns(index: pd.DataFrame) -> list[str]:
     return aus if aus else ["expression"]
 
 
+def atlas_aus(index: pd.DataFrame) -> list[int]:
+    """AUs to show in the AU atlas: the dataset's own AUs, else LibreFace's DISFA twelve."""
+    from libreface_nb.config import DISFA_AUS
+    from libreface_nb.data.index import au_columns
+
+    return [int(c[2:]) for c in au_columns(index)] or list(DISFA_AUS)
+
+
 def caption(row: pd.Series, columns: list[str], top: int = 3) -> str:
     """Short caption of a sample: subject, frame and its strongest labels."""
     head = f"{row['subject']} f{int(row['native_frame'])}"
@@ -184,7 +192,11 @@ def sample_faces(
     ok = manifest[(manifest["status"] == "ok") & (manifest["face"] == 0)]
     joined = index.merge(ok[["source", "frame", "face_file"]], on=["source", "frame"])
     if joined.empty:
-        return [], []
+        statuses = manifest["status"].value_counts().to_dict()
+        raise NoFaceError(
+            f"no aligned face in {store_dir} for this index (manifest statuses: {statuses}); "
+            "see the manifest's reason column"
+        )
     rng = np.random.default_rng(seed)
     picks = joined.iloc[np.sort(rng.choice(len(joined), min(n, len(joined)), replace=False))]
     columns = label_columns(index)
