@@ -6,6 +6,7 @@ real renderer is exercised in test_fixtures.py.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import zlib
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from libreface_nb.config import BP4D_AUS, DISFA_AUS, RAFDB_TO_FER, au_name
+from libreface_nb.config import BP4D_AUS, DISFA_AUS, EXPRESSIONS, RAFDB_TO_FER, au_name
 from libreface_nb.data import affectnet, bp4d, cards, disfa, rafdb
 from libreface_nb.data.fixtures import load_backend, make_fixture
 from libreface_nb.data.fixtures_au import bp4d_plan, disfa_plan
@@ -125,14 +126,84 @@ def test_disfa_video_checks(tmp_path):
     (variant / video.name).rename(variant / "leftVideoSN002_Comp.avi")
     index = disfa.read_index(folder, check_frames=True)
     assert Path(index["source"][0]).name == "leftVideoSN002_Comp.avi"
-    # A video with fewer frames than labels is caught when asked.
+    # A video with fewer frames than labels is caught, by default and when asked.
     other = variant / "LeftVideoSN013_comp.avi"
     shutil.copy(_short_video(tmp_path, 3), other)
-    disfa.read_index(folder)  # not checked by default
+    with pytest.raises(DatasetLayoutError, match=str(other)):
+        disfa.read_index(folder)
     with pytest.raises(DatasetLayoutError, match=str(other)):
         disfa.read_index(folder, check_frames=True)
     (variant / "LeftVideoSN003_comp.avi").unlink()
     with pytest.raises(DatasetLayoutError, match="LeftVideoSN003_comp.avi"):
+        disfa.read_index(folder)
+
+
+def _edit_labels(folder: Path, subject: str, edit) -> Path:
+    """Apply ``edit`` (text → text) to all 12 AU files of ``subject``; return the first one."""
+    for path in sorted((folder / "ActionUnit_Labels" / subject).glob(f"{subject}_au*.txt")):
+        path.write_text(edit(path.read_text()))
+    return disfa.label_path(folder, subject, DISFA_AUS[0])  # the file the reader names
+
+
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_disfa_labels_past_the_video_end_raise_by_default(tmp_path):
+    folder = _fixture(tmp_path, "disfa")  # 5 frames per video, 5 label lines per file
+    labels = _edit_labels(folder, "SN013", lambda t: t.rstrip("\n") + "\n6,0\n")
+    video = folder / "Videos_LeftCamera/LeftVideoSN013_comp.avi"
+    with pytest.raises(DatasetLayoutError, match="up to 6") as err:
+        disfa.read_index(folder)
+    assert str(video) in str(err.value) and str(labels) in str(err.value)
+    with pytest.raises(DatasetLayoutError, match=str(video)):
+        disfa.read_index(folder, check_frames=True)
+
+
+def test_disfa_more_frames_than_labels_warns_by_default(tmp_path, caplog):
+    folder = _fixture(tmp_path, "disfa")
+    labels = _edit_labels(folder, "SN002", lambda t: "".join(t.splitlines(keepends=True)[:-1]))
+    video = folder / "Videos_LeftCamera/LeftVideoSN002_comp.avi"
+    with caplog.at_level(logging.WARNING, logger="libreface_nb.data.disfa"):
+        index = disfa.read_index(folder)
+    assert (index["subject"] == "SN002").sum() == 4 and len(index) == 14
+    (message,) = _warnings(caplog)
+    assert str(video) in message and str(labels) in message and "5 frames" in message
+    with pytest.raises(DatasetLayoutError, match=str(video)):
+        disfa.read_index(folder, check_frames=True)  # the exact check still demands a match
+
+
+def test_disfa_header_that_under_reports_is_confirmed_by_decoding(tmp_path, caplog):
+    folder = _fixture(tmp_path, "disfa")
+    video = folder / "Videos_LeftCamera/LeftVideoSN003_comp.avi"
+    data = bytearray(video.read_bytes())
+    at = data.index(b"strh") + 8 + 32  # AVISTREAMHEADER.dwLength: the stream's frame count
+    data[at : at + 4] = (2).to_bytes(4, "little")
+    video.write_bytes(bytes(data))
+    assert disfa.reported_frame_count(video) == 2 and disfa.count_video_frames(video) == 5
+    with caplog.at_level(logging.WARNING, logger="libreface_nb.data.disfa"):
+        index = disfa.read_index(folder)
+    assert (index["subject"] == "SN003").sum() == 5
+    (message,) = _warnings(caplog)
+    assert "under-reports" in message and str(video) in message
+
+
+def test_disfa_truncated_video_needs_the_exact_check(tmp_path):
+    folder = _fixture(tmp_path, "disfa")
+    video = folder / "Videos_LeftCamera/LeftVideoSN013_comp.avi"
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])  # the header still declares 5 frames
+    assert disfa.reported_frame_count(video) == 5 > disfa.count_video_frames(video)
+    assert len(disfa.read_index(folder)) == 15  # the cheap default cannot see it ...
+    with pytest.raises(DatasetLayoutError, match=str(video)):
+        disfa.read_index(folder, check_frames=True)  # ... decoding does
+
+
+def test_disfa_unreadable_video_named_by_default(tmp_path):
+    folder = _fixture(tmp_path, "disfa")
+    video = folder / "Videos_LeftCamera/LeftVideoSN003_comp.avi"
+    video.write_bytes(b"not a video")
+    with pytest.raises(DatasetLayoutError, match=f"{video}: cannot open video"):
         disfa.read_index(folder)
 
 
@@ -197,6 +268,21 @@ def test_bp4d_missing_frames_raise_or_drop(tmp_path):
     assert excluded_counts(index)["count"].sum() == 1
 
 
+def test_bp4d_two_images_of_one_frame_named(tmp_path):
+    folder = _fixture(tmp_path, "bp4d")
+    padded = sorted((folder / "Sequences/F001/T2").iterdir())[0]  # e.g. 0591.jpg
+    number = int(padded.stem)
+    assert padded.stem.startswith("0")
+    unpadded = padded.with_name(f"{number}.jpg")
+    shutil.copy(padded, unpadded)
+    with pytest.raises(DatasetLayoutError, match=f"frame {number};") as err:
+        bp4d.read_index(folder)
+    assert str(padded) in str(err.value) and str(unpadded) in str(err.value)
+    other = unpadded.rename(padded.with_name(f"{number:06d}.png"))  # other suffix, same frame
+    with pytest.raises(DatasetLayoutError, match=other.name):
+        bp4d.read_index(folder)
+
+
 def test_bp4d_bad_csv_named(tmp_path):
     folder = _fixture(tmp_path, "bp4d")
     csv = folder / "AUCoding/AU_OCC/F001_T1.csv"
@@ -234,6 +320,16 @@ def test_rafdb_reads_back_labels_in_fer_order(tmp_path):
     assert index["subject"][0] == "train_00001"
     aligned = rafdb.read_index(folder / "basic", images="aligned")
     assert aligned["source"][0].endswith("Image/aligned/train_00001_aligned.jpg")
+
+
+def test_rafdb_labels_by_name(tmp_path):
+    # Written by hand from RAF-DB's own order (1 Surprise … 4 Happiness … 7 Neutral).
+    labels = tmp_path / "basic/EmoLabel/list_patition_label.txt"
+    labels.parent.mkdir(parents=True)
+    labels.write_text("train_00001.jpg 1\ntest_0001.jpg 4\n")
+    index = rafdb.read_index(tmp_path, check_files=False)
+    assert [EXPRESSIONS[e] for e in index["expression"]] == ["Surprise", "Happiness"]
+    assert list(index["native_label"]) == [1, 4] and list(index["split"]) == ["train", "test"]
 
 
 def test_rafdb_bad_label_and_missing_image_named(tmp_path):

@@ -92,11 +92,21 @@ def frame_folder(root: Path, subject: str, task: str) -> Path:
 
 
 def frame_files(folder: Path) -> dict[int, Path]:
-    """Map frame number → image path for every numerically named image in ``folder``."""
-    files = {}
-    for path in folder.iterdir():
+    """Map frame number → image path for every numerically named image in ``folder``.
+
+    Raises:
+        DatasetLayoutError: when two images name the same frame (``1.jpg`` and ``001.jpg``,
+            or ``1.jpg`` and ``1.png``): which one is the labelled frame cannot be guessed.
+    """
+    files: dict[int, Path] = {}
+    for path in sorted(folder.iterdir()):
         if path.suffix.lower() in IMAGE_SUFFIXES and path.stem.isdigit():
-            files[int(path.stem)] = path
+            number = int(path.stem)
+            if number in files:
+                raise DatasetLayoutError(
+                    f"BP4D: {files[number]} and {path} are both frame {number}; keep one of them"
+                )
+            files[number] = path
     return files
 
 

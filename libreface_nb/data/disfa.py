@@ -119,7 +119,7 @@ def find_video(root: Path, subject: str, camera: str) -> Path:
 
 
 def count_video_frames(path: Path) -> int:
-    """Frames in a video, counted by grabbing (CAP_PROP_FRAME_COUNT can over-report)."""
+    """Frames in a video, counted by grabbing every frame (exact, but reads the whole file)."""
     import cv2
 
     capture = cv2.VideoCapture(str(path))
@@ -130,6 +130,72 @@ def count_video_frames(path: Path) -> int:
         n += 1
     capture.release()
     return n
+
+
+def reported_frame_count(path: Path) -> int:
+    """The frame count the container declares (cv2 ``CAP_PROP_FRAME_COUNT``); 0 if unknown.
+
+    Cheap (reads the header, decodes nothing) but not exact, in either direction. Measured
+    with opencv-contrib-python 4.11 (FFmpeg backend) on MJPG AVIs: a file cut to half its
+    bytes still reports all 200 frames while 95 decode (over-report, as ENV_FACTS says); a
+    file whose stream header says 50 frames reports 50 while 200 decode, and an AVI whose
+    writer never closed it reports 0 while 297 decode (under-report).
+    """
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise DatasetLayoutError(f"{path}: cannot open video")
+    value = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    capture.release()
+    return int(value) if value > 0 else 0  # NaN and negatives mean "unknown"
+
+
+def check_frame_count(
+    video: Path, label_file: Path, native_frames: np.ndarray, *, exact: bool = False
+) -> None:
+    """Check that a video holds every labelled frame (label frame ``n`` = video frame ``n - 1``).
+
+    Default (cheap): the container's declared count. Because it can under-report, a shortfall
+    is confirmed by decoding before it is raised; because it can over-report, a truncated
+    video passes this check (use ``exact``). More frames than labels is only logged: real
+    DISFA videos and label files can differ by a frame (``data_cards/disfa.md``).
+    ``exact``: decode and count every frame and require one label per frame.
+
+    Args:
+        native_frames: int [N] label frame numbers (from 1) of one subject.
+
+    Raises:
+        DatasetLayoutError: naming ``video`` and ``label_file``, when labels run past the
+            video's last frame, or (``exact``) when the counts differ at all.
+    """
+    n_labels, last = len(native_frames), int(np.max(native_frames))
+    if exact:
+        n_video = count_video_frames(video)
+        if n_video != n_labels or last > n_video:
+            raise DatasetLayoutError(
+                f"{video}: {n_video} frames, but {label_file} labels {n_labels} frames "
+                f"(up to frame {last}); check_frames=True requires one label per frame"
+            )
+        return
+    n_video, how = reported_frame_count(video), "as its container reports"
+    if last > n_video:
+        n_video, how = count_video_frames(video), "decoded"  # the header may under-report
+        if last > n_video:
+            raise DatasetLayoutError(
+                f"{label_file} labels frames up to {last}, but {video} has only {n_video} "
+                "frames (counted by decoding)"
+            )
+        log.warning("%s: the container under-reports its frames; %d decode", video, n_video)
+    if n_video > n_labels:
+        log.warning(
+            "%s: %d frames (%s), but %s labels %d; the unlabelled frames are left out of the index",
+            video,
+            n_video,
+            how,
+            label_file,
+            n_labels,
+        )
 
 
 def list_subjects(root: Path) -> list[str]:
@@ -156,12 +222,15 @@ def read_index(
         camera: ``"left"`` or ``"right"``; stored in ``session``.
         aus: AU numbers to read, in column order.
         subjects: restrict to these subjects (default: every ``SNxxx`` label folder).
-        check_frames: also count each video's frames by decoding and require the label count
-            to match (slow on the real videos: it reads every frame).
+        check_frames: count each video's frames by decoding and require exactly one label
+            per frame (slow on the real videos: it reads every frame). By default only the
+            container's declared count is read (see :func:`check_frame_count`): labels past
+            the video's end raise, a video with more frames than labels logs a warning.
 
     Raises:
-        DatasetLayoutError: wrong root, missing label file or video, label files of one
-            subject that disagree, or (``check_frames``) a label/frame count mismatch.
+        DatasetLayoutError: wrong root, missing label file or video, a video that cannot be
+            opened, label files of one subject that disagree, labels past the video's last
+            frame, or (``check_frames``) any label/frame count mismatch.
     """
     if camera not in CAMERAS:
         raise DatasetLayoutError(f"DISFA camera must be one of {CAMERAS}, not {camera!r}")
@@ -175,13 +244,12 @@ def read_index(
     for subject in chosen:
         labels = read_subject_labels(root, subject, aus)
         video = find_video(root, subject, camera)
-        if check_frames:
-            n_video = count_video_frames(video)
-            if n_video != len(labels) or labels["native_frame"].max() > n_video:
-                raise DatasetLayoutError(
-                    f"{video}: {n_video} frames, but {label_path(root, subject, aus[0])} "
-                    f"labels {len(labels)} frames (up to frame {labels['native_frame'].max()})"
-                )
+        check_frame_count(
+            video,
+            label_path(root, subject, aus[0]),
+            labels["native_frame"].to_numpy(),
+            exact=check_frames,
+        )
         labels.insert(0, "source", str(video))
         labels.insert(0, "subject", subject)
         parts.append(labels)
