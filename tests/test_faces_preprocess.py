@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from faces_helpers import astronaut, blank, fit, grace_hopper, save_rgb, write_video
 
@@ -69,6 +71,9 @@ def test_video_manifest_has_one_row_per_frame(tmp_path) -> None:
     assert np.isfinite(lms[ok.index]).all() and np.isnan(lms[m["status"] != "ok"]).all()
     assert ok[["pitch", "yaw", "roll"]].notna().all().all()
     assert load_manifest(store).equals(m)
+    # stored as float32, not the list<double> that .tolist() gives (twice the bytes)
+    schema = pq.read_schema(store / "manifest.parquet")
+    assert schema.field("landmarks").type.value_type == pa.float32()
 
 
 def test_video_with_two_faces_per_frame(tmp_path) -> None:
@@ -124,6 +129,9 @@ def test_dataset_index_frames(tmp_path) -> None:
     assert got[(str(video), 99)] == "missing_frame"
     assert got[(str(still), 0)] == "ok" and got[(str(still), 2)] == "missing_frame"
     assert len(m) == 6 and (str(video), 0) not in got.index  # only the listed frames
+    assert list(zip(m["source"], m["frame"], strict=True)) == list(  # in request order
+        zip(index["source"], index["frame"], strict=True)
+    )
 
 
 def test_rerun_skips_finished_work(tmp_path, monkeypatch) -> None:
@@ -176,3 +184,180 @@ def test_load_manifest_of_a_missing_store_names_it(tmp_path) -> None:
 
     with pytest.raises(UnreadableInputError, match="nowhere"):
         load_manifest(tmp_path / "nowhere")
+
+
+def test_a_zero_byte_file_replaced_by_a_photo_is_retried(tmp_path, monkeypatch) -> None:
+    good = save_rgb(tmp_path / "a.jpg", astronaut())
+    late = tmp_path / "late.jpg"
+    late.write_bytes(b"")
+    store = tmp_path / "store"
+    first = preprocess_images([good, late], store, progress=False)
+    assert first["status"].tolist() == ["ok", "unreadable"]
+    save_rgb(late, grace_hopper())  # the real photo arrives
+    counter = _Counter(monkeypatch)
+    again = preprocess_images([good, late], store, progress=False)
+    assert counter.calls == 1  # a.jpg is done; only late.jpg is searched again
+    assert again["status"].tolist() == ["ok", "ok"] and again["reason"].eq("").all()
+    assert load_face(store, again["face_file"].iloc[1]).shape == (256, 256, 3)
+    assert load_manifest(store)[["source", "status"]].equals(again[["source", "status"]])
+
+
+def test_a_failing_face_becomes_an_error_row_and_is_retried(tmp_path, monkeypatch) -> None:
+    import libreface_nb.faces.preprocess as pp
+
+    pair = np.concatenate([fit(astronaut(), W // 2, H), fit(grace_hopper(), W // 2, H)], axis=1)
+    paths = [save_rgb(tmp_path / n, im) for n, im in
+             [("a.png", astronaut()), ("pair.png", pair), ("g.png", grace_hopper())]]  # fmt: skip
+    broken = {"align": True, "detect": True}
+    align, detect = pp.align_face, FaceMesh.detect
+
+    def bad_align(image, quad, *args, **kwargs):
+        if broken["align"] and image.shape[0] == 600:  # Grace Hopper's photo
+            raise cv2.error("OpenCV(4.10) warp.cpp:1 (-215:Assertion failed) test")
+        return align(image, quad, *args, **kwargs)
+
+    def bad_detect(mesh, image):
+        if broken["detect"] and image.shape[:2] == (H, W):  # the pair
+            raise RuntimeError("graph failed")
+        return detect(mesh, image)
+
+    monkeypatch.setattr(pp, "align_face", bad_align)
+    monkeypatch.setattr(FaceMesh, "detect", bad_detect)
+    store = tmp_path / "store"
+    m = preprocess_images(paths, store, max_faces=2, progress=False)  # runs to the end
+    assert m["status"].tolist() == ["ok", "error", "error"]
+    assert m["face"].tolist() == [0, -1, 0]
+    assert "RuntimeError: graph failed" in m["reason"].iloc[1]
+    assert "error: " in m["reason"].iloc[2] and "(-215" in m["reason"].iloc[2]
+    assert m["face_file"].iloc[2] == "" and m["landmarks"].iloc[2] is None
+    broken.update(align=False, detect=False)
+    again = preprocess_images(paths, store, max_faces=2, progress=False)
+    assert again["status"].tolist() == ["ok"] * 4  # the pair's error row gave way to 2 faces
+    assert again["face"].tolist() == [0, 0, 1, 0]
+    assert len(load_manifest(store, columns=["source"])) == 4
+
+
+def test_selecting_20000_requests_from_20000_rows() -> None:
+    from libreface_nb.faces import preprocess as pp
+
+    rng = np.random.default_rng(0)
+    stills = [f"/d/img_{i:05d}.png" for i in range(10000)]
+    videos = [f"/d/vid_{i}.avi" for i in range(4)]
+    keys = [(s, 0, k) for i, s in enumerate(stills) for k in range(1 + (i < 2000))]
+    keys += [(v, f, 0) for v in videos for f in range(2000)]
+    manifest = pd.DataFrame(keys, columns=["source", "frame", "face"]).assign(tag=np.arange(20000))
+    requests = [(s, 0) for s in stills] + [(v, f) for v in videos[:3] for f in range(2000)]
+    requests += [(videos[3], None)]
+    requests += [(stills[i], 0) for i in rng.integers(0, 10000, 1000)]  # asked twice
+    requests += [(videos[0], f) for f in range(2000, 3000)]  # beyond the end: no row
+    requests += [(f"/elsewhere/{i}.png", 0) for i in range(1999)]  # not in the store
+    assert len(requests) == 20000
+    requests = [requests[i] for i in rng.permutation(20000)]
+
+    rows: dict = {}
+    for pos, (s, f) in enumerate(zip(manifest["source"], manifest["frame"], strict=True)):
+        rows.setdefault((s, f), []).append(pos)
+        rows.setdefault((s, None), []).append(pos)
+    expected, seen = [], set()
+    for pos in (p for req in requests for p in rows.get(req, [])):
+        if pos not in seen:
+            seen.add(pos)
+            expected.append(pos)
+
+    table = pp._request_table(requests)
+    got = pp._select(manifest, table)
+    assert got["tag"].tolist() == expected
+    assert len(got) == 10000 + 2000 + 8000  # every row of the store, once
+    by_source = {r.source: r.frames for r in pp._requests(table)}
+    assert len(by_source) == 10000 + 4 + 1999
+    assert by_source[videos[3]] is None and by_source[videos[0]] == list(range(3000))
+    assert by_source[stills[0]] == [0]
+
+
+def test_frame_numbers_are_checked(tmp_path) -> None:
+    with pytest.raises(ValueError, match="≥ 0"):
+        preprocess_sources([("a.png", -1)], tmp_path / "s", progress=False)
+    with pytest.raises(ValueError, match="integers"):
+        preprocess_sources(pd.DataFrame({"source": ["a.png"], "frame": [1.5]}), tmp_path / "s")
+    assert not (tmp_path / "s").exists()  # checked before anything is written
+    empty = preprocess_sources([], tmp_path / "e", progress=False)
+    assert empty.empty and list(empty.columns) == list(MANIFEST_COLUMNS)
+
+
+# A child process that preprocesses with a stand-in FaceMesh (the same face in every image,
+# found in `delay` seconds) and prints how many faces it searched for.
+_CHILD = """
+import json, sys, time
+import numpy as np
+from libreface_nb.faces import preprocess
+from libreface_nb.faces.mesh import Face, landmarks_box
+
+store, items, lm, delay = sys.argv[1], sys.argv[2], np.load(sys.argv[3]), float(sys.argv[4])
+
+class StandIn:
+    calls = 0
+    def __init__(self, **kwargs): pass
+    def __enter__(self): return self
+    def __exit__(self, *exc): pass
+    def close(self): pass
+    def detect(self, image):
+        StandIn.calls += 1
+        time.sleep(delay)
+        return [Face(lm, 0.9, landmarks_box(lm))]
+
+preprocess.FaceMesh = StandIn
+m = preprocess.preprocess_sources([tuple(i) for i in json.load(open(items))], store, progress=False)
+print(json.dumps({"calls": StandIn.calls, "rows": len(m)}))
+"""
+
+
+def test_sigkill_loses_no_flushed_row_and_the_rerun_redoes_none(tmp_path) -> None:
+    import json
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from libreface_nb.faces.mesh import detect_faces
+
+    img = fit(astronaut(), 128, 128)
+    np.save(tmp_path / "lm.npy", detect_faces(img)[0].landmarks)
+    video = write_video(tmp_path / "v.avi", [img] * 6)
+    stills = [save_rgb(tmp_path / "s0.png", img)]
+    stills += [shutil.copyfile(stills[0], tmp_path / f"s{i}.png") for i in range(1, 200)]
+    items = [(str(video), f) for f in range(6)] + [(str(p), 0) for p in stills]
+    (tmp_path / "items.json").write_text(json.dumps(items))
+    (tmp_path / "child.py").write_text(_CHILD)
+    store = tmp_path / "store"
+    args = [sys.executable, str(tmp_path / "child.py"), str(store), str(tmp_path / "items.json")]
+    args.append(str(tmp_path / "lm.npy"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    with open(tmp_path / "child.log", "wb") as log:
+        child = subprocess.Popen([*args, "0.01"], stdout=log, stderr=log, env=env)
+        deadline = time.monotonic() + 60
+        while len(list(store.glob("manifest/part-*.parquet"))) < 2:  # the video + 64 stills
+            assert child.poll() is None, (tmp_path / "child.log").read_text()
+            assert time.monotonic() < deadline, "the child wrote nothing in 60 s"
+            time.sleep(0.005)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert not (store / "manifest.parquet").exists()  # never consolidated
+    first = pd.read_parquet(store / "manifest" / "part-000000.parquet", columns=["source"])
+    assert first["source"].eq(str(video)).all() and len(first) == 6  # flushed after the video
+    flushed = load_manifest(store)
+    assert 6 + 64 <= len(flushed) < len(items) and flushed["status"].eq("ok").all()
+    stamps = {f: (store / f).stat().st_mtime_ns for f in flushed["face_file"]}
+
+    rerun = subprocess.run([*args, "0"], capture_output=True, env=env, timeout=60, check=True)
+    report = json.loads(rerun.stdout.decode().strip().splitlines()[-1])
+    assert report["calls"] == len(items) - len(flushed)  # nothing flushed was searched again
+    assert report["rows"] == len(items)
+    final = load_manifest(store)
+    assert list(zip(final["source"], final["frame"], strict=True)) == items  # one row each
+    assert final["status"].eq("ok").all() and final["face"].eq(0).all()
+    assert {f: (store / f).stat().st_mtime_ns for f in stamps} == stamps  # not rewritten
+    assert not list(store.glob("manifest/part-*.parquet"))

@@ -194,7 +194,8 @@ class FaceDataset(Dataset):
 
         labels = _label_array(index, self.label_columns)  # fail fast, before reading the store
         expr = _expression_array(index) if target == "expression" else None
-        joined = _join_store(index, load_manifest(self.store_dir), self.store_dir)
+        columns = ["source", "frame", "face", "status", "reason", "face_file"]  # not landmarks
+        joined = _join_store(index, load_manifest(self.store_dir, columns), self.store_dir)
         keep = (joined["status"] == "ok").to_numpy()
         self.rows = joined.loc[keep, "row"].to_numpy(np.int64)
         self.face_files = joined.loc[keep, "face_file"].tolist()

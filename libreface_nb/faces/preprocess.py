@@ -3,8 +3,15 @@
 Every requested input frame gets exactly one manifest row per face found, or one row saying why
 there is none (``no_face``, ``unreadable``, ``missing_frame``, ``error``): nothing is dropped
 without a trace. Videos are decoded once, in order, with one tracking FaceMesh per video; stills
-use a static FaceMesh. Work already in the store is skipped, so a rerun after an interruption
-continues where it stopped (see :mod:`libreface_nb.faces.store`).
+use a static FaceMesh. A failure on one frame or one face (a MediaPipe error, an OpenCV error
+while aligning, a PNG that cannot be written) becomes an ``error`` row and the run goes on.
+
+Reruns and interruptions: frames already done (``ok`` or ``no_face``) are skipped; failed frames
+(``unreadable``, ``missing_frame``, ``error``) are tried again and their new rows replace the old
+ones. Rows reach the disk every 64 rows and after each video, so a rerun after a crash or a
+SIGKILL continues where the last flush stopped (see :mod:`libreface_nb.faces.store`). A video
+resumed in the middle restarts its tracker, so its ``track_id`` values restart at 0 from the
+first frame processed by the rerun: track ids are only comparable within one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from libreface_nb.config import ALIGNED_SIZE
 from libreface_nb.errors import UnreadableInputError
 from libreface_nb.faces import io
 from libreface_nb.faces.align import align_face, face_quad
-from libreface_nb.faces.mesh import FaceMesh
+from libreface_nb.faces.mesh import Face, FaceMesh
 from libreface_nb.faces.pose import head_pose
 from libreface_nb.faces.store import StoreWriter, load_manifest
 
@@ -58,32 +65,41 @@ class _FrameProcessor:
     def __init__(self, writer: StoreWriter, method: str, size: int) -> None:
         self.writer, self.method, self.size = writer, method, size
 
-    def rows(self, mesh: FaceMesh, source: str, frame: int, time_s: float, image: np.ndarray):
+    def rows(
+        self, mesh: FaceMesh, source: str, frame: int, time_s: float, image: np.ndarray
+    ) -> list[dict]:
         try:
             faces = mesh.detect(image)
         except Exception as exc:  # a MediaPipe failure on one frame must not stop a dataset
-            log.warning("%s frame %d: face search failed: %s", source, frame, exc)
-            return [_status_row(source, frame, time_s, "error", repr(exc), image.shape)]
+            log.warning("%s frame %d: face search failed: %r", source, frame, exc)
+            reason = f"face search failed: {type(exc).__name__}: {exc}"
+            return [_status_row(source, frame, time_s, "error", reason, image.shape)]
         if not faces:
             reason = "MediaPipe found no face"
             return [_status_row(source, frame, time_s, "no_face", reason, image.shape)]
-        rows = []
-        for k, face in enumerate(faces):
-            quad = face_quad(face.landmarks)
+        return [self._face_row(source, frame, time_s, image, k, f) for k, f in enumerate(faces)]
+
+    def _face_row(
+        self, source: str, frame: int, time_s: float, image: np.ndarray, k: int, face: Face
+    ) -> dict:
+        row = _base_row(source, frame, time_s, image.shape)
+        row.update(face=k, track_id=int(face.track_id), score=float(face.score))
+        row["detector"] = face.detector
+        try:
+            lm = np.asarray(face.landmarks, dtype=np.float32)
+            quad = face_quad(lm)
             aligned = align_face(image, quad, self.size, self.method)
-            row = _base_row(source, frame, time_s, image.shape)
-            row.update(
-                face=k,
-                track_id=int(face.track_id),
-                score=float(face.score),
-                face_file=self.writer.write_face(source, frame, k, aligned),
-                detector=face.detector,
-                quad=quad.astype(np.float64).ravel().tolist(),
-                landmarks=face.landmarks.astype(np.float32).ravel().tolist(),
-            )
-            row["pitch"], row["yaw"], row["roll"] = head_pose(face.landmarks)
-            rows.append(row)
-        return rows
+            pitch, yaw, roll = head_pose(lm)
+            face_file = self.writer.write_face(source, frame, k, aligned)  # last: no stray PNG
+        except Exception as exc:
+            # One bad face (e.g. OpenCV's (-215) assertion for a quad far outside a small image)
+            # must not stop a dataset; the row says why, and a rerun tries the frame again.
+            log.warning("%s frame %d face %d: %r", source, frame, k, exc)
+            row.update(status="error", reason=f"face {k} failed: {type(exc).__name__}: {exc}")
+            return row
+        row.update(face_file=face_file, quad=quad, landmarks=lm.ravel())
+        row.update(pitch=pitch, yaw=yaw, roll=roll)
+        return row
 
 
 class _LazyMesh:
@@ -102,26 +118,45 @@ class _LazyMesh:
             self.mesh.close()
 
 
-def _requests(items: Iterable) -> list[_Request]:
-    """(source, frame) pairs or a DataFrame with ``source``, ``frame`` → one request per source."""
+def _request_table(items: Iterable | pd.DataFrame) -> pd.DataFrame:
+    """Items → one row per item: ``source`` (str) and ``frame`` (int64; -1: every frame)."""
     if isinstance(items, pd.DataFrame):
         missing = {"source", "frame"} - set(items.columns)
         if missing:
             raise ValueError(f"the index table lacks column(s) {sorted(missing)}")
-        pairs: Iterable = zip(items["source"], items["frame"], strict=True)
+        sources = items["source"].astype(str).to_numpy()
+        frames = items["frame"].reset_index(drop=True)
     else:
-        pairs = items
-    by_source: dict[str, _Request] = {}
-    for source, frame in pairs:
-        req = by_source.setdefault(str(source), _Request(str(source), []))
-        if req.frames is not None and frame is not None:
-            req.frames.append(int(frame))
-        elif frame is None:
-            req.frames = None  # every frame
-    for req in by_source.values():
-        if req.frames is not None:
-            req.frames = sorted(set(req.frames))
-    return list(by_source.values())
+        pairs = list(items)
+        sources = np.array([str(s) for s, _ in pairs], dtype=object)
+        frames = pd.Series([f for _, f in pairs], dtype=object)
+    whole = frames.isna().to_numpy()
+    try:
+        numbers = pd.to_numeric(frames[~whole]).to_numpy()
+        bad = frames[~whole][(numbers < 0) | (numbers % 1 != 0)]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"frame numbers must be integers or None: {exc}") from exc
+    if len(bad):
+        wanted = "frame numbers must be integers ≥ 0 (None: every frame of a video)"
+        raise ValueError(f"{wanted}; got {bad.tolist()[:5]}")
+    frame = np.full(len(frames), -1, dtype=np.int64)
+    frame[~whole] = numbers.astype(np.int64)
+    return pd.DataFrame({"source": pd.Series(sources, dtype=str), "frame": frame})
+
+
+def _requests(table: pd.DataFrame) -> list[_Request]:
+    """The request table → one request per source, in first-seen order, frames sorted."""
+    table = table.drop_duplicates(["source", "frame"])
+    codes, sources = pd.factorize(table["source"])
+    frames = table["frame"].to_numpy()
+    order = np.lexsort((frames, codes))  # by source, then frame (-1, "every frame", first)
+    codes, frames = codes[order], frames[order]
+    starts = np.flatnonzero(np.diff(codes)) + 1
+    groups = np.split(frames, starts) if len(frames) else []
+    return [
+        _Request(str(src), None if group[0] < 0 else group.tolist())
+        for src, group in zip(sources, groups, strict=True)
+    ]
 
 
 def _progress(total: int | None, enabled: bool, desc: str):  # noqa: ANN202
@@ -147,8 +182,9 @@ def preprocess_sources(
         items: a DataFrame with columns ``source`` and ``frame`` (a dataset index; other columns
             are ignored), or an iterable of ``(source, frame)`` pairs. ``frame`` is 0 for a
             still; for a video only the listed frames are kept but the file is decoded once, in
-            order; ``frame=None`` asks for every frame of a video.
-        store_dir: the aligned-face store (created; reruns skip what it already holds).
+            order; ``frame=None`` (NaN in a table) asks for every frame of a video.
+        store_dir: the aligned-face store (created; reruns skip frames already done and retry
+            failed ones).
         max_faces: the most faces per frame (largest first).
         method: alignment, ``"fast"`` or ``"reference"``.
         detector: ``"auto"``, ``"mesh"`` or ``"full_range"`` (see :class:`FaceMesh`).
@@ -158,9 +194,15 @@ def preprocess_sources(
         progress: show a progress bar.
 
     Returns:
-        The manifest rows of the requested frames (see :mod:`libreface_nb.faces.store`).
+        The manifest rows of the requested frames (see :mod:`libreface_nb.faces.store`), in
+        request order: each distinct (source, frame) once, where ``items`` first asks for it;
+        a whole-video request gives all the video's frames in order; faces in order.
+
+    Raises:
+        ValueError: a frame number that is not a whole number ≥ 0 or None.
     """
-    requests = _requests(items)
+    table = _request_table(items)
+    requests = _requests(table)
     params = {"size": size, "method": method, "max_faces": max_faces, "detector": detector}
     writer = StoreWriter(store_dir, params)
     proc = _FrameProcessor(writer, method, size)
@@ -177,18 +219,29 @@ def preprocess_sources(
         bar.close()
         still_mesh.close()
         manifest = writer.consolidate()
-    return _select(manifest, requests)
+    return _select(manifest, table)
 
 
-def _select(manifest: pd.DataFrame, requests: list[_Request]) -> pd.DataFrame:
-    """The manifest rows answering ``requests`` (in request order)."""
-    keep = np.zeros(len(manifest), dtype=bool)
-    for req in requests:
-        hit = manifest["source"].to_numpy() == req.source
-        if req.frames is not None:
-            hit &= manifest["frame"].isin(req.frames).to_numpy()
-        keep |= hit
-    return manifest[keep].reset_index(drop=True)
+def _select(manifest: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The manifest rows answering the request table (see :func:`_request_table`), in order.
+
+    Two merges, one on (source, frame) and one on source for whole-video rows, so the cost
+    grows as N log N, not as requests × manifest rows.
+    """
+    req = table.assign(_order=np.arange(len(table)))
+    whole = (req["frame"] < 0).to_numpy()
+    keys = pd.DataFrame(
+        {
+            "source": manifest["source"].astype(str).to_numpy(),
+            "frame": manifest["frame"].to_numpy(np.int64),
+            "_row": np.arange(len(manifest)),
+        }
+    )
+    pairs = req.loc[~whole, ["source", "frame", "_order"]].drop_duplicates(["source", "frame"])
+    videos = req.loc[whole, ["source", "_order"]].drop_duplicates("source")
+    hits = pd.concat([keys.merge(pairs, on=["source", "frame"]), keys.merge(videos, on="source")])
+    hits = hits.sort_values(["_order", "frame", "_row"], kind="stable").drop_duplicates("_row")
+    return manifest.iloc[hits["_row"].to_numpy()].reset_index(drop=True)
 
 
 def _run_still(req: _Request, writer, proc, mesh, bar) -> None:  # noqa: ANN001
@@ -229,31 +282,34 @@ def _run_video(req, writer, proc, max_faces, detector, track, bar) -> None:  # n
         if not todo:
             return
     seen: set[int] = set()
+    failed = 0
     try:
         with FaceMesh(static=not track, max_faces=max_faces, detector=detector) as mesh:
             for vf in _video_frames(req, todo):
                 seen.add(vf.index)
                 if (req.source, vf.index) in writer.done:
                     continue  # resumed whole-video run: done before the interruption
-                writer.add_rows(proc.rows(mesh, req.source, vf.index, vf.time_s, vf.image))
+                failed += writer.add_rows(
+                    proc.rows(mesh, req.source, vf.index, vf.time_s, vf.image)
+                )
                 bar.update(1)
     except UnreadableInputError as exc:
         log.warning("%s", exc)
         frames = sorted(todo) if todo is not None else [0]
         rows = [_status_row(req.source, f, np.nan, "unreadable", str(exc)) for f in frames]
-        writer.add_rows(rows)
+        writer.add_rows(rows)  # no done marker: a repaired file is read again by a rerun
+        writer.flush()
         bar.update(len(rows))
-        if todo is None:
-            writer.mark_video_done(req.source, 0)
         return
     if todo is not None:
-        last = max(seen) if seen else -1
-        reason = f"the video ends after frame {last}"
-        rows = [_status_row(req.source, f, np.nan, "missing_frame", reason) for f in todo - seen]
-        writer.add_rows(sorted(rows, key=lambda r: r["frame"]))
-        bar.update(len(rows))
-    else:
-        writer.mark_video_done(req.source, len(seen))
+        missing = sorted(todo - seen)
+        reason = "the video ends before frame {}".format
+        rows = [_status_row(req.source, f, np.nan, "missing_frame", reason(f)) for f in missing]
+        writer.add_rows(rows)
+        bar.update(len(missing))
+    if todo is None and not failed:
+        writer.mark_video_done(req.source, len(seen))  # flushes first
+    writer.flush()  # every video's rows reach the disk before the next one starts
 
 
 def preprocess_images(

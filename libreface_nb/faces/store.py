@@ -5,12 +5,19 @@ Layout of ``store_dir``::
     store.json               parameters the store was built with (size, method, max_faces, ...)
     manifest.parquet         the consolidated manifest (written at the end of a run)
     manifest/part-*.parquet  chunks written during a run (merged into manifest.parquet at the end)
-    done/<key>.json          one marker per completely processed whole video
+    done/<key>.json          one marker per whole video whose every frame is done (see below)
     faces/<key>/<frame>_<face>.png   aligned faces, <key> = file stem + hash of the source string
 
 Every file is written to a temporary name and renamed, so an interrupted run loses nothing already
-written and leaves no half-written file under a final name; a rerun skips (source, frame) pairs
-already in the manifest.
+written and leaves no half-written file under a final name. Rows are flushed as a small chunk
+every :attr:`StoreWriter.chunk_rows` rows (64), after each video and every 30 s, so a hard kill
+(SIGKILL, power loss) loses only the rows not yet flushed (fewer than 64); a rerun redoes those.
+
+Retries: a (source, frame) is *done* when all its rows have a status in :data:`DONE_STATUSES`
+(``ok``, ``no_face``); a rerun skips done frames and retries the others (``unreadable``,
+``missing_frame``, ``error``: e.g. a 0-byte file replaced later by a real photo). The latest
+attempt at a (source, frame) wins: all rows of earlier attempts at that frame disappear from the
+manifest, whatever their face count (an old ``error`` row with face -1 gives way to two faces).
 
 Manifest columns (:data:`MANIFEST_COLUMNS`): ``source`` (str, the input path exactly as given),
 ``frame`` (int, 0-based; 0 for a still), ``time_s`` (float; 0.0 for a still), ``face`` (int, face
@@ -18,14 +25,17 @@ index in the frame, largest first; -1 when no face), ``track_id`` (int, per-vide
 stills and when no face), ``status`` (:data:`STATUSES`), ``reason`` (str, "" when ok), ``score``
 (float detection score, NaN when no face), ``face_file`` (str, PNG path relative to the store; ""
 unless ok), ``width``, ``height`` (int, input frame size; 0 when unreadable), ``detector`` (str),
-``pitch``, ``yaw``, ``roll`` (float degrees, NaN when no face), ``quad`` (8 floats: the 4 corners
-x, y in input pixels, row-major ``[4, 2]``; None when no face) and ``landmarks`` (1434 float32:
-row-major ``[478, 3]`` input pixels; None when no face). :func:`quads` and :func:`landmarks`
-stack them into arrays.
+``pitch``, ``yaw``, ``roll`` (float degrees, NaN unless ok), ``quad`` (8 float64: the 4 corners
+x, y in input pixels, row-major ``[4, 2]``; None unless ok) and ``landmarks`` (1434 float32:
+row-major ``[478, 3]`` input pixels; None unless ok). In Parquet they are lists of float64 and
+float32 (about 4.5 kB a row together, zstd); pandas shows them as 1-D numpy arrays, and
+:func:`quads` and :func:`landmarks` stack them. ``load_manifest(store, columns=[...])`` reads only
+the columns asked for.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -48,9 +58,21 @@ MANIFEST_COLUMNS = (
 )  # fmt: skip
 #: ok: aligned face written; no_face: the frame was decoded but no face found; unreadable: the
 #: file could not be decoded; missing_frame: a requested frame lies beyond the video's end;
-#: error: an unexpected failure on this frame (reason holds the exception).
+#: error: an unexpected failure on this frame or face (reason names the exception).
 STATUSES = ("ok", "no_face", "unreadable", "missing_frame", "error")
+#: Statuses that end the work on a frame; a rerun retries frames with any other status.
+DONE_STATUSES = ("ok", "no_face")
 KEY_COLUMNS = ["source", "frame", "face"]
+
+_DTYPES = {
+    "source": object, "frame": "int64", "time_s": "float64", "face": "int64",
+    "track_id": "int64", "status": object, "reason": object, "score": "float64",
+    "face_file": object, "width": "int64", "height": "int64", "detector": object,
+    "pitch": "float64", "yaw": "float64", "roll": "float64",
+}  # fmt: skip
+#: Float list columns: name → (numpy dtype, values per row).
+_LISTS = {"quad": ("float64", 8), "landmarks": ("float32", 478 * 3)}
+_DICTIONARY_COLUMNS = ["source", "status", "reason", "detector"]  # few distinct values each
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -112,79 +134,169 @@ def load_face(store_dir: str | Path, face_file: str) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def _empty_manifest() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=_DTYPES.get(c, object)) for c in MANIFEST_COLUMNS})
+@functools.cache
+def _schema():  # noqa: ANN202 - pyarrow.Schema (pyarrow imported lazily)
+    import pyarrow as pa
+
+    simple = {object: pa.string(), "int64": pa.int64(), "float64": pa.float64()}
+    fields = []
+    for col in MANIFEST_COLUMNS:
+        if col in _LISTS:
+            # Variable lists: pyarrow 22 cannot read back a fixed_size_list column with nulls
+            # from Parquet. The child is named "element" as Parquet names it, so files read
+            # back with exactly this schema.
+            item = pa.field("element", pa.from_numpy_dtype(np.dtype(_LISTS[col][0])))
+            fields.append(pa.field(col, pa.list_(item)))
+        else:
+            fields.append(pa.field(col, simple[_DTYPES[col]]))
+    return pa.schema(fields)
 
 
-_DTYPES = {
-    "source": object, "frame": "int64", "time_s": "float64", "face": "int64",
-    "track_id": "int64", "status": object, "reason": object, "score": "float64",
-    "face_file": object, "width": "int64", "height": "int64", "detector": object,
-    "pitch": "float64", "yaw": "float64", "roll": "float64",
-}  # fmt: skip
+def _float_lists(values: list, field):  # noqa: ANN001, ANN202 - pyarrow field and array
+    """Per-row arrays (or None) → a ListArray of exactly the column's width, None → null."""
+    import pyarrow as pa
+
+    dtype, width = _LISTS[field.name]
+    null = np.array([v is None for v in values], dtype=bool)
+    flat = [np.asarray(v, dtype=dtype).ravel() for v in values if v is not None]
+    bad = {a.size for a in flat} - {width}
+    if bad:
+        raise ValueError(f"column {field.name!r}: want {width} numbers a row, got {sorted(bad)}")
+    offsets = np.concatenate([[0], np.cumsum(np.where(null, 0, width))]).astype(np.int32)
+    data = np.concatenate(flat) if flat else np.zeros(0, dtype=dtype)
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(data), type=field.type, mask=pa.array(null)
+    )
 
 
-def _normalize(df: pd.DataFrame) -> pd.DataFrame:
-    for col, dtype in _DTYPES.items():
-        if col in df and dtype is not object:
-            df[col] = df[col].astype(dtype)
+def _rows_table(rows: list[dict]):  # noqa: ANN202 - pyarrow.Table
+    """Manifest row dicts → an Arrow table with the manifest schema (missing keys → null)."""
+    import pyarrow as pa
+
+    schema = _schema()
+    arrays = [
+        _float_lists([r.get(f.name) for r in rows], f)
+        if f.name in _LISTS
+        else pa.array([r.get(f.name) for r in rows], type=f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _write_table(table, path: Path) -> None:  # noqa: ANN001 - pyarrow.Table
+    """Write a manifest table atomically (temporary name, then rename)."""
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".tmp-" + path.name)
+    # Byte-stream-split + zstd stores float32 landmarks in ~4.5 kB a row instead of 5.7 kB raw;
+    # the split needs dictionary encoding off for those columns.
+    split = {f"{c}.list.element": "BYTE_STREAM_SPLIT" for c in _LISTS}
+    pq.write_table(
+        table, tmp, compression="zstd", use_dictionary=_DICTIONARY_COLUMNS, column_encoding=split
+    )
+    os.replace(tmp, path)
+
+
+def _latest(keys: pd.DataFrame) -> np.ndarray:
+    """Positions of the rows to keep: per (source, frame) the newest part's rows, sorted.
+
+    ``keys`` holds source, frame, face and ``_part`` (0 = manifest.parquet, then the chunks).
+    """
+    # A (source, frame) written again later (a retried frame) replaces all its earlier rows.
+    newest = keys.groupby(["source", "frame"], sort=False)["_part"].transform("max")
+    keep = keys[keys["_part"] == newest].drop_duplicates(subset=KEY_COLUMNS, keep="last")
+    # Sources in first-seen order over every row, so a retried source keeps its place.
+    src = pd.factorize(keys["source"])[0][keep.index.to_numpy()]
+    order = np.lexsort((keep["face"].to_numpy(), keep["frame"].to_numpy(), src))
+    return keep.index.to_numpy()[order]
+
+
+def _load_table(store: Path, columns: list[str]):  # noqa: ANN202 - pyarrow.Table or None
+    """The store's manifest rows (latest wins) as an Arrow table of ``columns``; None if empty."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths = [store / "manifest.parquet"] if (store / "manifest.parquet").is_file() else []
+    paths += sorted((store / "manifest").glob("part-*.parquet"))
+    read = list(dict.fromkeys([*KEY_COLUMNS, *columns]))
+    want = pa.schema([_schema().field(c) for c in read])
+    tables = []
+    for i, path in enumerate(paths):
+        table = pq.read_table(path, columns=read)
+        if not table.schema.equals(want, check_metadata=False):
+            table = table.cast(want)  # e.g. a store written with list<double> landmarks
+        if table.num_rows:
+            tables.append(table.append_column("_part", pa.array(np.full(table.num_rows, i))))
+    if not tables:
+        return None
+    table = pa.concat_tables(tables)
+    keep = _latest(table.select([*KEY_COLUMNS, "_part"]).to_pandas())
+    if len(keep) < table.num_rows or (keep != np.arange(len(keep))).any():
+        table = table.take(keep)  # slow on landmarks (~10 µs a row): only when rows move
+    return table.select(columns)
+
+
+def _to_frame(table) -> pd.DataFrame:  # noqa: ANN001 - pyarrow.Table
+    df = table.to_pandas()
+    for col in df.columns:
+        if _DTYPES.get(col, object) is not object:
+            df[col] = df[col].astype(_DTYPES[col])
     return df
 
 
-def load_manifest(store_dir: str | Path) -> pd.DataFrame:
-    """The store's manifest, including chunks of an unfinished run (latest row wins).
+def load_manifest(store_dir: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """The store's manifest, including chunks of an unfinished run (latest attempt wins).
+
+    Args:
+        store_dir: the store folder.
+        columns: read only these :data:`MANIFEST_COLUMNS` (default: all); skipping ``quad`` and
+            ``landmarks`` makes a large manifest much faster to read.
 
     Returns:
-        One row per input frame and face, columns :data:`MANIFEST_COLUMNS` (see the module
-        docstring), sorted by source (first-seen order), frame, face. Empty (with the columns)
-        when the store holds nothing yet.
+        One row per input frame and face, the columns asked for (see the module docstring),
+        sorted by source (first-seen order), frame, face. Empty (with the columns) when the
+        store holds nothing yet.
 
     Raises:
         UnreadableInputError: ``store_dir`` is not a folder.
+        ValueError: an unknown column name.
     """
     store = Path(store_dir)
+    cols = list(MANIFEST_COLUMNS if columns is None else columns)
+    unknown = [c for c in cols if c not in MANIFEST_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown manifest column(s) {unknown}; known: {list(MANIFEST_COLUMNS)}")
     if not store.is_dir():
         raise UnreadableInputError(
             f"{store}: no aligned-face store here; run libreface_nb.faces.preprocess first"
         )
-    parts = []
-    if (store / "manifest.parquet").is_file():
-        parts.append(pd.read_parquet(store / "manifest.parquet"))
-    parts += [pd.read_parquet(p) for p in sorted((store / "manifest").glob("part-*.parquet"))]
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return _empty_manifest()
-    for i, part in enumerate(parts):
-        part["_part"] = i
-    df = pd.concat(parts, ignore_index=True)
-    # A (source, frame) written again later (a retried frame) replaces all its earlier rows.
-    newest = df.groupby(["source", "frame"], sort=False)["_part"].transform("max")
-    df = df[df["_part"] == newest].drop_duplicates(subset=KEY_COLUMNS, keep="last")
-    df["_src"] = pd.factorize(df["source"])[0]
-    df = df.sort_values(["_src", "frame", "face"], kind="stable")
-    return _normalize(df.drop(columns=["_part", "_src"]).reset_index(drop=True))
+    table = _load_table(store, cols)
+    if table is None:
+        return pd.DataFrame({c: pd.Series(dtype=_DTYPES.get(c, object)) for c in cols})
+    return _to_frame(table)
+
+
+def _stack(values: pd.Series, shape: tuple[int, int], dtype: type) -> np.ndarray:
+    out = np.full((len(values), *shape), np.nan, dtype=dtype)
+    for i, v in enumerate(values):
+        if v is not None and len(v) == shape[0] * shape[1]:
+            out[i] = np.asarray(v, dtype=dtype).reshape(shape)
+    return out
 
 
 def quads(manifest: pd.DataFrame) -> np.ndarray:
     """float64 ``[N, 4, 2]`` quads of the manifest rows (NaN where there is no face)."""
-    out = np.full((len(manifest), 4, 2), np.nan)
-    for i, q in enumerate(manifest["quad"]):
-        if q is not None and len(q) == 8:
-            out[i] = np.asarray(q, dtype=np.float64).reshape(4, 2)
-    return out
+    return _stack(manifest["quad"], (4, 2), np.float64)
 
 
 def landmarks(manifest: pd.DataFrame) -> np.ndarray:
     """float32 ``[N, 478, 3]`` landmarks of the manifest rows (NaN where there is no face)."""
-    out = np.full((len(manifest), 478, 3), np.nan, dtype=np.float32)
-    for i, lm in enumerate(manifest["landmarks"]):
-        if lm is not None and len(lm) == 478 * 3:
-            out[i] = np.asarray(lm, dtype=np.float32).reshape(478, 3)
-    return out
+    return _stack(manifest["landmarks"], (478, 3), np.float32)
 
 
 class StoreWriter:
-    """Appends faces and manifest rows to a store, atomically, in chunks.
+    """Appends faces and manifest rows to a store, atomically, in small chunks.
 
     Args:
         store_dir: the store folder (created).
@@ -193,13 +305,17 @@ class StoreWriter:
         chunk_rows: rows buffered before a manifest chunk is written.
         chunk_seconds: a chunk is also written when this much time passed since the last one,
             so a killed process loses at most that much work.
+
+    Attributes:
+        done: the (source, frame) pairs whose work is finished (every row ``ok`` or
+            ``no_face``); the others are retried.
     """
 
     def __init__(
         self,
         store_dir: str | Path,
         params: dict,
-        chunk_rows: int = 256,
+        chunk_rows: int = 64,
         chunk_seconds: float = 30.0,
     ) -> None:
         self.store = Path(store_dir)
@@ -209,10 +325,12 @@ class StoreWriter:
         self._last_flush = time.monotonic()
         self._rows: list[dict] = []
         self._check_params(params)
-        existing = load_manifest(self.store)
-        self.done: set[tuple[str, int]] = set(
-            zip(existing["source"], existing["frame"].astype(int), strict=True)
-        )
+        # Three small columns, never the landmarks: starting on a large store stays cheap.
+        existing = load_manifest(self.store, columns=["source", "frame", "status"])
+        pairs = list(zip(existing["source"].tolist(), existing["frame"].tolist(), strict=True))
+        finished = existing["status"].isin(DONE_STATUSES).to_numpy()
+        failed = {p for p, ok in zip(pairs, finished, strict=True) if not ok}
+        self.done: set[tuple[str, int]] = {p for p in pairs if p not in failed}
         self._next_part = self._count_parts()
 
     def _check_params(self, params: dict) -> None:
@@ -236,7 +354,7 @@ class StoreWriter:
         return (self.store / "done" / f"{source_key(source)}.json").is_file()
 
     def mark_video_done(self, source: str, n_frames: int) -> None:
-        """Record that every frame of ``source`` has its rows (after they are flushed)."""
+        """Record that every frame of ``source`` is done (after its rows are flushed)."""
         self.flush()
         marker = {"source": source, "n_frames": n_frames}
         atomic_write_bytes(
@@ -249,39 +367,47 @@ class StoreWriter:
         atomic_write_bytes(self.store / rel, encode_png(image))
         return rel
 
-    def add_rows(self, rows: list[dict]) -> None:
-        """Queue the rows of one frame; flushes when ``chunk_rows`` are buffered."""
+    def add_rows(self, rows: list[dict]) -> int:
+        """Queue manifest rows; flushes when ``chunk_rows`` are buffered.
+
+        Returns:
+            How many of the rows record a failure (their frames stay out of :attr:`done`).
+        """
         self._rows += rows
-        self.done.update((r["source"], int(r["frame"])) for r in rows)
+        bad = [r for r in rows if r["status"] not in DONE_STATUSES]
+        failed = {(r["source"], int(r["frame"])) for r in bad}
+        self.done.difference_update(failed)
+        self.done.update(p for r in rows if (p := (r["source"], int(r["frame"]))) not in failed)
         if (
             len(self._rows) >= self.chunk_rows
             or time.monotonic() - self._last_flush > self.chunk_seconds
         ):
             self.flush()
+        return len(bad)
 
     def flush(self) -> None:
         """Write buffered rows as a new manifest chunk (atomically)."""
         if not self._rows:
             return
-        df = _normalize(pd.DataFrame(self._rows, columns=list(MANIFEST_COLUMNS)))
         path = self.store / "manifest" / f"part-{self._next_part:06d}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(".tmp-" + path.name)
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        _write_table(_rows_table(self._rows), path)
         self._next_part += 1
         self._rows = []
         self._last_flush = time.monotonic()
 
     def consolidate(self) -> pd.DataFrame:
-        """Flush, merge every chunk into ``manifest.parquet`` (atomically) and drop the chunks."""
+        """Flush, merge every chunk into ``manifest.parquet`` (atomically) and drop the chunks.
+
+        Returns:
+            The whole manifest, as :func:`load_manifest` gives it.
+        """
         self.flush()
         parts = sorted((self.store / "manifest").glob("part-*.parquet"))
-        df = load_manifest(self.store)
+        table = _load_table(self.store, list(MANIFEST_COLUMNS))
+        if table is None:
+            return load_manifest(self.store)
         if parts:
-            tmp = self.store / ".tmp-manifest.parquet"
-            df.to_parquet(tmp, index=False)
-            os.replace(tmp, self.store / "manifest.parquet")
+            _write_table(table, self.store / "manifest.parquet")
             for p in parts:  # only after the merged file is in place
                 p.unlink(missing_ok=True)
-        return df
+        return _to_frame(table)
