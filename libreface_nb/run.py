@@ -106,9 +106,12 @@ def execute_notebook(
             raise
     if code == 0:
         return "ok", ""
+    log_text = (out_dir / "papermill.log").read_text(errors="replace")
+    if "CellTimeoutError" in log_text:
+        return "failed", f"a cell ran past cell_timeout={cell_timeout} s (see papermill.log)"
     error = notebook_error(executed)
     if not error:
-        tail = (out_dir / "papermill.log").read_text().strip().splitlines()[-5:]
+        tail = log_text.strip().splitlines()[-5:]
         error = " | ".join(tail) or f"papermill exited with {code}"
     return "failed", error
 

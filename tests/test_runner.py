@@ -164,3 +164,40 @@ def test_coerce_floats_and_bools():
         prof.coerce(1, "bool", "flag")
     with pytest.raises(ConfigError):
         prof.coerce(True, "float", "lr")
+
+
+@pytest.mark.slow
+def test_notebook_timeout_kills_the_notebook_and_fails_the_run(tmp_path):
+    nbs = tmp_path / "notebooks"
+    make_notebook(
+        nbs / "01_slow.ipynb", 'run_dir = ""  # run folder\n', "import time\ntime.sleep(120)\n"
+    )
+    profile = tmp_path / "p.yaml"
+    profile.write_text("notebook_timeout: 8\ncell_timeout: 60\n")
+    cmd = [sys.executable, "-m", "libreface_nb.run", "--profile", str(profile), "--notebooks",
+           str(nbs), "--runs-root", str(tmp_path / "runs"), "--kernel", "python3"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
+    assert out.returncode == 1
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    rec = json.loads((run_dir / "run.json").read_text())
+    assert rec["status"] == "timeout" and rec["notebooks"][0]["status"] == "timeout"
+    assert rec["notebooks"][0]["duration_s"] < 60
+    assert "notebook_timeout=8" in rec["notebooks"][0]["error"]
+
+
+@pytest.mark.slow
+def test_cell_timeout_fails_the_notebook(tmp_path):
+    nbs = tmp_path / "notebooks"
+    make_notebook(
+        nbs / "01_slow.ipynb", 'run_dir = ""  # run folder\n', "import time\ntime.sleep(120)\n"
+    )
+    profile = tmp_path / "p.yaml"
+    profile.write_text("notebook_timeout: 100\ncell_timeout: 4\n")
+    cmd = [sys.executable, "-m", "libreface_nb.run", "--profile", str(profile), "--notebooks",
+           str(nbs), "--runs-root", str(tmp_path / "runs"), "--kernel", "python3"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
+    assert out.returncode == 1
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    rec = json.loads((run_dir / "run.json").read_text())
+    assert rec["notebooks"][0]["status"] == "failed" and rec["notebooks"][0]["duration_s"] < 60
+    assert "a cell ran past cell_timeout=4 s" in rec["notebooks"][0]["error"]
