@@ -122,3 +122,22 @@ def test_iou_tracker() -> None:
     tr.assign([back])  # the track of a was forgotten after max_age frames
     assert back.track_id not in (a.track_id, b.track_id, far.track_id)
     assert box_iou((0, 0, 2, 2), (1, 1, 3, 3)) == pytest.approx(1 / 7)
+
+
+def test_mediapipe_start_up_chatter_is_silenced_but_stderr_still_works():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skimage.data\n"
+        "from libreface_nb.faces.mesh import FaceMesh, detect_faces\n"
+        "img = skimage.data.astronaut()\n"
+        "detect_faces(img)\n"
+        "with FaceMesh(static=False, detector='full_range') as m:\n"
+        "    [m.detect(img) for _ in range(3)]\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "LIBREFACE_NB_MEDIAPIPE_LOGS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == "after", out.stderr  # no TFLite/absl lines, Python stderr intact

@@ -13,8 +13,11 @@ the same pixel scale (MediaPipe's relative z × the image width; negative = towa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,6 +83,42 @@ def _import_mediapipe():  # noqa: ANN202
     return mp
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null (MediaPipe's C++ start-up chatter bypasses Python).
+
+    Set ``LIBREFACE_NB_MEDIAPIPE_LOGS=1`` to see those lines.
+    """
+    if os.environ.get("LIBREFACE_NB_MEDIAPIPE_LOGS"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+#: Calls of each graph run with native stderr silenced: MediaPipe prints TFLite start-up lines
+#: the first time each of its sub-models runs, which in tracking mode is the second frame.
+QUIET_CALLS = 5
+
+
+def _process(graph, inputs):  # noqa: ANN001, ANN202 - a MediaPipe solution and its inputs
+    """``graph.process(inputs)``, its first :data:`QUIET_CALLS` calls without native stderr."""
+    calls = getattr(graph, "_libreface_calls", 0)
+    if calls >= QUIET_CALLS:
+        return graph.process(inputs)
+    with _native_stderr_silenced():
+        out = graph.process(inputs)
+    graph._libreface_calls = calls + 1
+    return out
+
+
 def _new_mesh_graph(static: bool, max_faces: int, min_det: float, min_track: float):  # noqa: ANN202
     """FaceMesh graph that also returns the detector's boxes and scores (``face_detections``).
 
@@ -91,19 +130,20 @@ def _new_mesh_graph(static: bool, max_faces: int, min_det: float, min_track: flo
     from mediapipe.python.solutions import face_mesh
 
     prefix = "facedetectionshortrangecpu__facedetectionshortrange__facedetection__"
-    return SolutionBase(
-        binary_graph_path=face_mesh._BINARYPB_FILE_PATH,
-        side_inputs={
-            "num_faces": max_faces,
-            "with_attention": True,  # refine_landmarks=True → 478 points
-            "use_prev_landmarks": not static,
-        },
-        calculator_params={
-            prefix + "TensorsToDetectionsCalculator.min_score_thresh": min_det,
-            "facelandmarkcpu__ThresholdingCalculator.threshold": min_track,
-        },
-        outputs=["multi_face_landmarks", "face_detections"],
-    )
+    with _native_stderr_silenced():
+        return SolutionBase(
+            binary_graph_path=face_mesh._BINARYPB_FILE_PATH,
+            side_inputs={
+                "num_faces": max_faces,
+                "with_attention": True,  # refine_landmarks=True → 478 points
+                "use_prev_landmarks": not static,
+            },
+            calculator_params={
+                prefix + "TensorsToDetectionsCalculator.min_score_thresh": min_det,
+                "facelandmarkcpu__ThresholdingCalculator.threshold": min_track,
+            },
+            outputs=["multi_face_landmarks", "face_detections"],
+        )
 
 
 def _to_pixels(face_landmarks, width: float, height: float) -> np.ndarray:  # noqa: ANN001
@@ -196,7 +236,7 @@ class FaceMesh:
             raise RuntimeError("FaceMesh is closed")
         rgb = to_rgb_uint8(image)
         h, w = rgb.shape[:2]
-        res = self._graph.process({"image": rgb})
+        res = _process(self._graph, {"image": rgb})
         dets = _detection_boxes(res.face_detections, w, h)
         faces, fresh = [], {}
         for lms in res.multi_face_landmarks or []:
@@ -219,9 +259,10 @@ class FaceMesh:
         """Full-range detector, then FaceMesh on a 1.8× square crop of each new box."""
         mp = _import_mediapipe()
         if self._full is None:
-            self._full = mp.solutions.face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=self.min_detection_confidence
-            )
+            with _native_stderr_silenced():
+                self._full = mp.solutions.face_detection.FaceDetection(
+                    model_selection=1, min_detection_confidence=self.min_detection_confidence
+                )
             self._crop_mesh = _new_mesh_graph(True, 1, self.min_detection_confidence, 0.5)
         found = []
         for box, score in self._full_range_boxes(rgb):
@@ -235,13 +276,13 @@ class FaceMesh:
     def _full_range_boxes(self, rgb: np.ndarray) -> list[tuple]:
         """Full-range detections on the whole image and on tiles, merged, best score first."""
         h, w = rgb.shape[:2]
-        dets = _detection_boxes(self._full.process(rgb).detections, w, h)
+        dets = _detection_boxes(_process(self._full, rgb).detections, w, h)
         if self.tile and max(h, w) > 1.5 * self.tile:
             for x0, y0 in _tile_origins(w, h, self.tile):
                 sub = np.ascontiguousarray(rgb[y0 : y0 + self.tile, x0 : x0 + self.tile])
                 th, tw = sub.shape[:2]
                 for (a, b, c, d), score in _detection_boxes(
-                    self._full.process(sub).detections, tw, th
+                    _process(self._full, sub).detections, tw, th
                 ):
                     dets.append(((a + x0, b + y0, c + x0, d + y0), score))
         kept: list[tuple] = []
@@ -265,7 +306,7 @@ class FaceMesh:
         m = np.array([[scale, 0.0, tx], [0.0, scale, ty]])
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         crop = cv2.warpAffine(rgb, m, (CROP_SIDE, CROP_SIDE), flags=interp)
-        res = self._crop_mesh.process({"image": np.ascontiguousarray(crop)})
+        res = _process(self._crop_mesh, {"image": np.ascontiguousarray(crop)})
         if not res.multi_face_landmarks:
             return None
         pts = _to_pixels(res.multi_face_landmarks[0], CROP_SIDE, CROP_SIDE)
