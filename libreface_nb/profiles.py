@@ -144,25 +144,39 @@ def _unknown(name: str, known: set[str], where: str) -> ConfigError:
 _PY_TYPES = {"int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
 
 
+def _parse_text(text: str, declared_type: str) -> Any:
+    """A ``--set`` or YAML string → a Python value, numbers read the obvious way.
+
+    ``int("010")`` is 10 and ``float("1e-4")`` a float, where YAML 1.1 would read an octal 8,
+    a base-60 number or the string "1e-4".
+    """
+    for kind, convert in (("int", int), ("float", float)):
+        if declared_type == kind:
+            try:
+                return convert(text)
+            except ValueError:
+                return text  # not a number: the type check reports it
+    return yaml.safe_load(text) if text.strip() else text
+
+
 def coerce(value: Any, declared_type: str, name: str) -> Any:
     """Convert a value from YAML or ``--set`` to the type the notebook declares.
 
-    Strings stay strings when the notebook declares ``str`` (so ``007`` stays ``"007"``); ints
-    are accepted where a float is declared; anything else of the wrong type is an error.
+    Strings stay strings when the notebook declares ``str`` (so ``007`` stays ``"007"``, and a
+    YAML ``null`` becomes ``""``); ints are accepted where a float is declared; anything else of
+    the wrong type is an error. Parameters whose default is None have no type to check.
 
     Raises:
         ConfigError: the value does not have the declared type.
     """
     if declared_type == "str":
+        if value is None:
+            return ""
+        if isinstance(value, list | dict):
+            raise ConfigError(f"parameter {name!r} expects str, got {value!r}")
         return value if isinstance(value, str) else str(value)
-    if isinstance(value, str) and declared_type in _PY_TYPES:
-        text = value
-        value = yaml.safe_load(text) if text.strip() else text
-        if declared_type == "float" and isinstance(value, str):
-            try:  # YAML 1.1 reads "1e-4" (no dot) as a string
-                value = float(text)
-            except ValueError:
-                pass
+    if isinstance(value, str):
+        value = _parse_text(value, declared_type)
     expected = _PY_TYPES.get(declared_type)
     if expected is None:  # no declared type to check against (e.g. a None default)
         return value

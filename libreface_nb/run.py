@@ -272,13 +272,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     print(f"run folder {run_dir}")
     t_run = time.monotonic()
     status = "running"
+    _raise_on_sigterm()
     try:
         for path in selected:
             status = _run_one(path, run_dir, record, resolved, profile, kernel)
             if status != "ok":
                 break
-    except BaseException as e:
-        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "crashed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        return 130
+    except BaseException:
+        status = "crashed"
         raise
     finally:
         for entry in record["notebooks"]:
@@ -296,6 +300,20 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                 f"{headline(runs.load_metrics(run_dir / nb['name']))}"
             )
     return 0 if status == "ok" else 1
+
+
+def _raise_on_sigterm() -> None:
+    """Turn SIGTERM/SIGHUP (CI cancel, ``timeout``, ``kill``) into KeyboardInterrupt, so the
+    running notebook's process group is killed and run.json records "interrupted"."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(sig, handler)
+        except ValueError:  # not the main thread (run() called from a thread): leave defaults
+            return
 
 
 def _run_one(

@@ -361,3 +361,26 @@ def test_sigkill_loses_no_flushed_row_and_the_rerun_redoes_none(tmp_path) -> Non
     assert final["status"].eq("ok").all() and final["face"].eq(0).all()
     assert {f: (store / f).stat().st_mtime_ns for f in stamps} == stamps  # not rewritten
     assert not list(store.glob("manifest/part-*.parquet"))
+
+
+def test_a_video_unreadable_on_rerun_keeps_its_good_rows(tmp_path, monkeypatch) -> None:
+    import libreface_nb.faces.preprocess as pp
+
+    video = _clip(tmp_path, "a.a")
+    store = tmp_path / "store"
+    align = pp.align_face
+    calls = {"n": 0}
+
+    def flaky_align(*args, **kwargs):  # frame 2 fails: no done marker for the video
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise cv2.error("simulated")
+        return align(*args, **kwargs)
+
+    monkeypatch.setattr(pp, "align_face", flaky_align)
+    first = preprocess_video(video, store, progress=False)
+    assert first["status"].tolist() == ["ok", "no_face", "error"]
+    video.write_bytes(b"not a video any more")
+    again = preprocess_video(video, store, progress=False)
+    assert again["status"].tolist() == ["ok", "no_face", "error"]  # frame 0 kept, not "unreadable"
+    assert again["face_file"].iloc[0] != ""

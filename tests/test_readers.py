@@ -126,9 +126,10 @@ def test_disfa_video_checks(tmp_path):
     (variant / video.name).rename(variant / "leftVideoSN002_Comp.avi")
     index = disfa.read_index(folder, check_frames=True)
     assert Path(index["source"][0]).name == "leftVideoSN002_Comp.avi"
-    # A video with fewer frames than labels is caught, by default and when asked.
+    # A video with fewer frames than labels (beyond the tolerance) is caught, by default and
+    # when asked.
     other = variant / "LeftVideoSN013_comp.avi"
-    shutil.copy(_short_video(tmp_path, 3), other)
+    shutil.copy(_short_video(tmp_path, 5 - disfa.END_TOLERANCE - 1), other)
     with pytest.raises(DatasetLayoutError, match=str(other)):
         disfa.read_index(folder)
     with pytest.raises(DatasetLayoutError, match=str(other)):
@@ -149,15 +150,24 @@ def _warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
 
 
-def test_disfa_labels_past_the_video_end_raise_by_default(tmp_path):
+def test_disfa_labels_past_the_video_end(tmp_path, caplog):
     folder = _fixture(tmp_path, "disfa")  # 5 frames per video, 5 label lines per file
-    labels = _edit_labels(folder, "SN013", lambda t: t.rstrip("\n") + "\n6,0\n")
     video = folder / "Videos_LeftCamera/LeftVideoSN013_comp.avi"
-    with pytest.raises(DatasetLayoutError, match="up to 6") as err:
+    # One or two labels past the end (as real DISFA files can have): left out, counted, logged.
+    labels = _edit_labels(folder, "SN013", lambda t: t.rstrip("\n") + "\n6,0\n")
+    with caplog.at_level(logging.WARNING):
+        index = disfa.read_index(folder)
+    assert index.loc[index.subject == "SN013", "native_frame"].max() == 5
+    excluded = excluded_counts(index)
+    assert excluded["count"].tolist() == [1] and "past the end" in excluded["reason"].iloc[0]
+    assert any(str(labels) in w and str(video) in w for w in _warnings(caplog))
+    with pytest.raises(DatasetLayoutError, match=str(video)):
+        disfa.read_index(folder, check_frames=True)  # the exact check still refuses
+    # More than END_TOLERANCE frames past the end: an error naming both files.
+    _edit_labels(folder, "SN013", lambda t: t.rstrip("\n") + "\n7,0\n8,0\n")
+    with pytest.raises(DatasetLayoutError, match="up to 8") as err:
         disfa.read_index(folder)
     assert str(video) in str(err.value) and str(labels) in str(err.value)
-    with pytest.raises(DatasetLayoutError, match=str(video)):
-        disfa.read_index(folder, check_frames=True)
 
 
 def test_disfa_more_frames_than_labels_warns_by_default(tmp_path, caplog):

@@ -201,3 +201,45 @@ def test_cell_timeout_fails_the_notebook(tmp_path):
     rec = json.loads((run_dir / "run.json").read_text())
     assert rec["notebooks"][0]["status"] == "failed" and rec["notebooks"][0]["duration_s"] < 60
     assert "a cell ran past cell_timeout=4 s" in rec["notebooks"][0]["error"]
+
+
+def test_coerce_reads_numbers_plainly_and_nulls_as_empty_strings():
+    assert prof.coerce("010", "int", "n") == 10  # not YAML 1.1's octal 8
+    assert prof.coerce("1:30", "str", "t") == "1:30"
+    with pytest.raises(ConfigError):
+        prof.coerce("1:30", "int", "n")  # not YAML 1.1's base-60 90
+    assert prof.coerce(None, "str", "data_root") == ""
+    with pytest.raises(ConfigError):
+        prof.coerce([1, 2], "str", "data_root")
+    assert prof.coerce("100", "None", "limit") == 100  # None default: parsed, not checked
+    assert prof.coerce("-3", "int", "n") == -3 and prof.coerce("[1, 2]", "list", "xs") == [1, 2]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_notebook_and_records_interrupted(tmp_path):
+    import signal
+    import time
+
+    nbs = tmp_path / "notebooks"
+    body = "import time\ntime.sleep(120)\n"
+    make_notebook(nbs / "01_slow.ipynb", 'run_dir = ""  # run folder\n', body)
+    profile = tmp_path / "p.yaml"
+    profile.write_text("notebook_timeout: 100\ncell_timeout: 100\n")
+    cmd = [sys.executable, "-m", "libreface_nb.run", "--profile", str(profile), "--notebooks",
+           str(nbs), "--runs-root", str(tmp_path / "runs"), "--kernel", "python3"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the notebook is executing
+        logs = list((tmp_path / "runs").glob("*/01_slow/papermill.log"))
+        if logs and (logs[0].parent / "01_slow.ipynb").exists():
+            break
+        time.sleep(0.5)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    rec = json.loads((run_dir / "run.json").read_text())
+    assert rec["status"] == "interrupted" and rec["notebooks"][0]["status"] == "interrupted"
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(nbs / "01_slow.ipynb") not in ps  # the papermill child was killed too

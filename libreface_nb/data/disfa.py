@@ -151,23 +151,33 @@ def reported_frame_count(path: Path) -> int:
     return int(value) if value > 0 else 0  # NaN and negatives mean "unknown"
 
 
+#: Labels may run this many frames past a video's decodable end before reading fails: real DISFA
+#: label files and videos can differ by a frame (data_cards/disfa.md). Such label rows are left
+#: out of the index and counted in ``attrs["excluded"]``.
+END_TOLERANCE = 2
+
+
 def check_frame_count(
     video: Path, label_file: Path, native_frames: np.ndarray, *, exact: bool = False
-) -> None:
-    """Check that a video holds every labelled frame (label frame ``n`` = video frame ``n - 1``).
+) -> int | None:
+    """Check that a video holds the labelled frames (label frame ``n`` = video frame ``n - 1``).
 
     Default (cheap): the container's declared count. Because it can under-report, a shortfall
-    is confirmed by decoding before it is raised; because it can over-report, a truncated
-    video passes this check (use ``exact``). More frames than labels is only logged: real
-    DISFA videos and label files can differ by a frame (``data_cards/disfa.md``).
+    is confirmed by decoding; because it can over-report, a truncated video passes this check
+    (use ``exact``). Labels up to :data:`END_TOLERANCE` frames past the decoded end are
+    reported (the caller leaves them out); more raise. More frames than labels is only logged.
     ``exact``: decode and count every frame and require one label per frame.
 
     Args:
         native_frames: int [N] label frame numbers (from 1) of one subject.
 
+    Returns:
+        The decodable frame count when some labels lie past it (drop those labels), else None.
+
     Raises:
-        DatasetLayoutError: naming ``video`` and ``label_file``, when labels run past the
-            video's last frame, or (``exact``) when the counts differ at all.
+        DatasetLayoutError: naming ``video`` and ``label_file``, when labels run more than
+            END_TOLERANCE frames past the video's last frame, or (``exact``) when the counts
+            differ at all.
     """
     n_labels, last = len(native_frames), int(np.max(native_frames))
     if exact:
@@ -177,25 +187,28 @@ def check_frame_count(
                 f"{video}: {n_video} frames, but {label_file} labels {n_labels} frames "
                 f"(up to frame {last}); check_frames=True requires one label per frame"
             )
-        return
+        return None
     n_video, how = reported_frame_count(video), "as its container reports"
     if last > n_video:
         n_video, how = count_video_frames(video), "decoded"  # the header may under-report
-        if last > n_video:
+        if last > n_video + END_TOLERANCE:
             raise DatasetLayoutError(
                 f"{label_file} labels frames up to {last}, but {video} has only {n_video} "
                 "frames (counted by decoding)"
             )
+        if last > n_video:
+            log.warning(
+                "%s labels %d frame(s) past the end of %s (%d frames); those labels are left "
+                "out of the index", label_file, last - n_video, video, n_video,
+            )  # fmt: skip
+            return n_video
         log.warning("%s: the container under-reports its frames; %d decode", video, n_video)
     if n_video > n_labels:
         log.warning(
             "%s: %d frames (%s), but %s labels %d; the unlabelled frames are left out of the index",
-            video,
-            n_video,
-            how,
-            label_file,
-            n_labels,
-        )
+            video, n_video, how, label_file, n_labels,
+        )  # fmt: skip
+    return None
 
 
 def list_subjects(root: Path) -> list[str]:
@@ -240,16 +253,20 @@ def read_index(
     unknown = sorted(set(chosen) - set(available))
     if unknown:
         raise DatasetLayoutError(f"DISFA: subjects {unknown} have no folder in {root / LABEL_DIR}")
-    parts = []
+    parts, excluded = [], []
     for subject in chosen:
         labels = read_subject_labels(root, subject, aus)
         video = find_video(root, subject, camera)
-        check_frame_count(
+        end = check_frame_count(
             video,
             label_path(root, subject, aus[0]),
             labels["native_frame"].to_numpy(),
             exact=check_frames,
         )
+        if end is not None:
+            past = labels["native_frame"] > end
+            excluded.append(("", subject, f"labels past the end of {video.name}", int(past.sum())))
+            labels = labels.loc[~past]
         labels.insert(0, "source", str(video))
         labels.insert(0, "subject", subject)
         parts.append(labels)
@@ -267,4 +284,4 @@ def read_index(
     columns.update({c: table[c] for c in au_cols})
     df = build_index(columns, au_cols)
     log.info("DISFA: %d frames of %d subjects from %s", len(df), len(chosen), root)
-    return attach_excluded(df, excluded_table([]), "DISFA")
+    return attach_excluded(df, excluded_table(excluded), "DISFA")

@@ -295,6 +295,10 @@ def _run_video(req, writer, proc, max_faces, detector, track, bar) -> None:  # n
                 bar.update(1)
     except UnreadableInputError as exc:
         log.warning("%s", exc)
+        if todo is None and any(src == req.source for src, _ in writer.done):
+            # Readable before, unreadable now (moved, remounted, damaged): keep its good rows.
+            log.warning("%s: keeping the rows of the earlier, successful reads", req.source)
+            return
         frames = sorted(todo) if todo is not None else [0]
         rows = [_status_row(req.source, f, np.nan, "unreadable", str(exc)) for f in frames]
         writer.add_rows(rows)  # no done marker: a repaired file is read again by a rerun
