@@ -384,3 +384,9 @@ def test_a_video_unreadable_on_rerun_keeps_its_good_rows(tmp_path, monkeypatch) 
     again = preprocess_video(video, store, progress=False)
     assert again["status"].tolist() == ["ok", "no_face", "error"]  # frame 0 kept, not "unreadable"
     assert again["face_file"].iloc[0] != ""
+
+
+@pytest.mark.parametrize("frame", [True, "1", 2**63, -1, 1.5])
+def test_frame_numbers_that_are_not_plain_integers_are_refused(tmp_path, frame) -> None:
+    with pytest.raises(ValueError, match="frame numbers must be integers"):
+        preprocess_sources([(str(tmp_path / "a.png"), frame)], tmp_path / "store", progress=False)

@@ -131,9 +131,15 @@ def _request_table(items: Iterable | pd.DataFrame) -> pd.DataFrame:
         sources = np.array([str(s) for s, _ in pairs], dtype=object)
         frames = pd.Series([f for _, f in pairs], dtype=object)
     whole = frames.isna().to_numpy()
+    given = frames[~whole]
+    odd = given.dtype == bool or (
+        given.dtype == object and given.map(lambda f: isinstance(f, bool | str | bytes)).any()
+    )
+    if odd:
+        raise ValueError(f"frame numbers must be integers or None; got {given.tolist()[:5]}")
     try:
-        numbers = pd.to_numeric(frames[~whole]).to_numpy()
-        bad = frames[~whole][(numbers < 0) | (numbers % 1 != 0)]
+        numbers = pd.to_numeric(given).to_numpy()
+        bad = given[(numbers < 0) | (numbers % 1 != 0) | (numbers >= 2**62)]
     except (TypeError, ValueError) as exc:
         raise ValueError(f"frame numbers must be integers or None: {exc}") from exc
     if len(bad):
