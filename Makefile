@@ -17,12 +17,13 @@ export PYTHONHASHSEED := 0
 export GLOG_minloglevel := 2
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: env workbook test test-unit test-notebooks lint clean-notebooks help
+.PHONY: env workbook test test-unit test-notebooks lint help
 
 help:
 	@echo "make workbook  # run every notebook on the $(PROFILE) profile into outputs/runs/"
 	@echo "make test      # unit tests, then every notebook on the fixture profile"
-	@echo "make lint      # ruff check + notebook hygiene"
+	@echo "make lint      # ruff check + format check + notebook hygiene"
+	@echo "make test-unit / make test-notebooks  # the two halves of make test"
 
 env: $(STAMP)
 
@@ -47,6 +48,10 @@ test: env
 test-unit: env
 	$(PY) -m pytest -m "not notebooks" --timeout=900
 
+test-notebooks: env
+	$(PY) -m pytest -m notebooks --timeout=3600
+
 lint: env
 	$(PY) -m ruff check libreface_nb tests benchmarks
+	$(PY) -m ruff format --check libreface_nb tests benchmarks
 	$(PY) -m pytest tests/test_notebook_hygiene.py -q
