@@ -289,7 +289,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             if entry["status"] == "running":  # stopped by Ctrl-C or a crash of the runner
                 entry["status"] = status
         record.update(
-            status=status, ended=runs._now(), duration_s=round(time.monotonic() - t_run, 1)
+            status=status, ended=runs.now(), duration_s=round(time.monotonic() - t_run, 1)
         )
         runs.write_json_atomic(run_dir / "run.json", record)
         index = write_index(run_dir)
@@ -326,7 +326,7 @@ def _run_one(
         "name": path.stem,
         "parameters": params,
         "status": "running",
-        "started": runs._now(),
+        "started": runs.now(),
         "duration_s": None,
         "error": "",
     }

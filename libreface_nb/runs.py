@@ -56,7 +56,8 @@ TRACKED_PACKAGES = (
 )
 
 
-def _now() -> str:
+def now() -> str:
+    """The local time with its offset, to the second (ISO 8601)."""
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
@@ -147,7 +148,7 @@ def start_run(
         "profile_file": profile_file,
         "seed": seed,
         "status": "running",
-        "started": _now(),
+        "started": now(),
         "ended": None,
         "duration_s": None,
         "argv": list(argv),

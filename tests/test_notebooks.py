@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,14 +28,20 @@ EXPECTATIONS = {
 }
 
 
-@pytest.mark.skipif(not discover_notebooks(), reason="no numbered notebooks yet")
-def test_fixture_profile_runs_every_notebook(tmp_path):
+def _run_fixture(*args: str, timeout: int) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run the runner on the fixture profile; returns its output and the new run folder."""
     runs_root = REPO_ROOT / "outputs" / "runs"
     before = set(runs_root.iterdir()) if runs_root.exists() else set()
-    cmd = [sys.executable, "-m", "libreface_nb.run", "--profile", "fixture"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=3300, cwd=REPO_ROOT)
+    cmd = [sys.executable, "-m", "libreface_nb.run", "--profile", "fixture", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
     print(out.stdout[-5000:], out.stderr[-5000:])
     (run_dir,) = set(runs_root.iterdir()) - before
+    return out, run_dir
+
+
+@pytest.mark.skipif(not discover_notebooks(), reason="no numbered notebooks yet")
+def test_fixture_profile_runs_every_notebook(tmp_path):
+    out, run_dir = _run_fixture(timeout=3300)
     record = json.loads((run_dir / "run.json").read_text())
     assert out.returncode == 0, f"run failed, see {run_dir}: {out.stdout[-3000:]}"
     assert record["status"] == "ok"
@@ -51,12 +58,7 @@ def test_fixture_profile_runs_every_notebook(tmp_path):
 @pytest.mark.parametrize("dataset", ["bp4d", "rafdb", "affectnet"])
 def test_notebook_01_reads_every_native_layout(dataset):
     """Notebook 01 on the SynthAU fixture in each other layout (the fixture profile uses DISFA)."""
-    runs_root = REPO_ROOT / "outputs" / "runs"
-    before = set(runs_root.iterdir()) if runs_root.exists() else set()
-    cmd = [sys.executable, "-m", "libreface_nb.run", "--profile", "fixture", "--only", "01",
-           "--set", f"dataset={dataset}"]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=REPO_ROOT)
-    (run_dir,) = set(runs_root.iterdir()) - before
+    out, run_dir = _run_fixture("--only", "01", "--set", f"dataset={dataset}", timeout=1200)
     assert out.returncode == 0, f"run failed, see {run_dir}: {out.stdout[-3000:]}"
     name = "01_data_prep_and_augmentation"
     metrics = json.loads((run_dir / name / "metrics.json").read_text())

@@ -166,16 +166,21 @@ def test_coerce_floats_and_bools():
         prof.coerce(True, "float", "lr")
 
 
-@pytest.mark.slow
-def test_notebook_timeout_kills_the_notebook_and_fails_the_run(tmp_path):
+def _slow_notebook_cmd(tmp_path, limits: str) -> list[str]:
+    """A runner command over one notebook that sleeps 120 s, with the given timeout profile."""
     nbs = tmp_path / "notebooks"
     make_notebook(
         nbs / "01_slow.ipynb", 'run_dir = ""  # run folder\n', "import time\ntime.sleep(120)\n"
     )
     profile = tmp_path / "p.yaml"
-    profile.write_text("notebook_timeout: 8\ncell_timeout: 60\n")
-    cmd = [sys.executable, "-m", "libreface_nb.run", "--profile", str(profile), "--notebooks",
-           str(nbs), "--runs-root", str(tmp_path / "runs"), "--kernel", "python3"]  # fmt: skip
+    profile.write_text(limits)
+    return [sys.executable, "-m", "libreface_nb.run", "--profile", str(profile), "--notebooks",
+            str(nbs), "--runs-root", str(tmp_path / "runs"), "--kernel", "python3"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_notebook_timeout_kills_the_notebook_and_fails_the_run(tmp_path):
+    cmd = _slow_notebook_cmd(tmp_path, "notebook_timeout: 8\ncell_timeout: 60\n")
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
     assert out.returncode == 1
     (run_dir,) = list((tmp_path / "runs").iterdir())
@@ -187,14 +192,7 @@ def test_notebook_timeout_kills_the_notebook_and_fails_the_run(tmp_path):
 
 @pytest.mark.slow
 def test_cell_timeout_fails_the_notebook(tmp_path):
-    nbs = tmp_path / "notebooks"
-    make_notebook(
-        nbs / "01_slow.ipynb", 'run_dir = ""  # run folder\n', "import time\ntime.sleep(120)\n"
-    )
-    profile = tmp_path / "p.yaml"
-    profile.write_text("notebook_timeout: 100\ncell_timeout: 4\n")
-    cmd = [sys.executable, "-m", "libreface_nb.run", "--profile", str(profile), "--notebooks",
-           str(nbs), "--runs-root", str(tmp_path / "runs"), "--kernel", "python3"]  # fmt: skip
+    cmd = _slow_notebook_cmd(tmp_path, "notebook_timeout: 100\ncell_timeout: 4\n")
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
     assert out.returncode == 1
     (run_dir,) = list((tmp_path / "runs").iterdir())
@@ -220,13 +218,7 @@ def test_sigterm_stops_the_notebook_and_records_interrupted(tmp_path):
     import signal
     import time
 
-    nbs = tmp_path / "notebooks"
-    body = "import time\ntime.sleep(120)\n"
-    make_notebook(nbs / "01_slow.ipynb", 'run_dir = ""  # run folder\n', body)
-    profile = tmp_path / "p.yaml"
-    profile.write_text("notebook_timeout: 100\ncell_timeout: 100\n")
-    cmd = [sys.executable, "-m", "libreface_nb.run", "--profile", str(profile), "--notebooks",
-           str(nbs), "--runs-root", str(tmp_path / "runs"), "--kernel", "python3"]  # fmt: skip
+    cmd = _slow_notebook_cmd(tmp_path, "notebook_timeout: 100\ncell_timeout: 100\n")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the notebook is executing
@@ -242,4 +234,4 @@ def test_sigterm_stops_the_notebook_and_records_interrupted(tmp_path):
     rec = json.loads((run_dir / "run.json").read_text())
     assert rec["status"] == "interrupted" and rec["notebooks"][0]["status"] == "interrupted"
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert str(nbs / "01_slow.ipynb") not in ps  # the papermill child was killed too
+    assert str(tmp_path / "notebooks" / "01_slow.ipynb") not in ps  # papermill child killed too
