@@ -103,6 +103,7 @@ def build_transform(
     color: float = 0.0,
     blur: float = 0.0,
     upside_down: float = 0.0,
+    size: int = INPUT_SIZE,
 ) -> Any:
     """Build LibreFace's train or eval transform, with optional extra augmentations.
 
@@ -116,10 +117,13 @@ def build_transform(
             0 = off.
         blur: probability of a Gaussian blur (kernel 9, sigma 0.1–2); 0 = off.
         upside_down: probability of turning the face by 180°; 0 = off.
+        size: network input side (224 as in LibreFace). A smaller side (e.g. 112 for CPU
+            profiles) keeps LibreFace's geometry scaled: the aligned face is first resized to
+            ``round(size·256/224)`` so the crop covers the same part of the face.
 
     Returns:
-        A callable: uint8 face [H, W, 3] array or [3, H, W] tensor → float32 tensor [3, 224, 224],
-        ImageNet-normalized.
+        A callable: uint8 face [H, W, 3] array or [3, H, W] tensor → float32 tensor
+        [3, size, size], ImageNet-normalized.
     """
     import torch
     from torchvision.transforms import v2
@@ -131,20 +135,26 @@ def build_transform(
     color = _check_nonneg("color", color)
     blur = _check_prob("blur", blur)
     upside_down = _check_prob("upside_down", upside_down)
+    if int(size) != size or not 16 <= size <= INPUT_SIZE:
+        raise ConfigError(f"size={size!r} must be an integer in 16..{INPUT_SIZE} (input pixels)")
+    size = int(size)
 
     steps: list[Any] = [v2.ToImage()]
     if task == "au":
         steps.append(_CheckAlignedSize())
+        if size != INPUT_SIZE:
+            side = round(size * ALIGNED_SIZE / INPUT_SIZE)
+            steps.append(v2.Resize((side, side), antialias=True))
     else:
         # Resize first: the optional augmentations are then cheaper on the smaller image.
-        steps.append(v2.Resize((INPUT_SIZE, INPUT_SIZE), antialias=True))
+        steps.append(v2.Resize((size, size), antialias=True))
     if train:
         steps += _optional_augmentations(
             rotation=rotation, color=color, blur=blur, upside_down=upside_down
         )
     if task == "au":
         # 256 - 224 = 32: RandomCrop draws each offset uniformly from 0..32 (inclusive).
-        steps.append(v2.RandomCrop(INPUT_SIZE) if train else v2.CenterCrop(INPUT_SIZE))
+        steps.append(v2.RandomCrop(size) if train else v2.CenterCrop(size))
     if train and hflip > 0:
         steps.append(v2.RandomHorizontalFlip(hflip))
     steps += [
