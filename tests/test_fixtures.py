@@ -25,8 +25,8 @@ from libreface_nb.data.fixtures import (
     make_fixture,
     read_fixture_info,
 )
-from libreface_nb.data.fixtures_au import bp4d_plan, disfa_plan
-from libreface_nb.data.fixtures_fer import affectnet_plan, rafdb_plan
+from libreface_nb.data.fixtures.au import bp4d_plan, disfa_plan
+from libreface_nb.data.fixtures.fer import affectnet_plan, rafdb_plan
 from libreface_nb.data.index import validate_index
 from libreface_nb.errors import ConfigError, DatasetLayoutError
 

@@ -19,8 +19,8 @@ import pytest
 from libreface_nb.config import BP4D_AUS, DISFA_AUS, EXPRESSIONS, RAFDB_TO_FER, au_name
 from libreface_nb.data import affectnet, bp4d, cards, disfa, rafdb
 from libreface_nb.data.fixtures import load_backend, make_fixture
-from libreface_nb.data.fixtures_au import bp4d_plan, disfa_plan
-from libreface_nb.data.fixtures_fer import affectnet_plan
+from libreface_nb.data.fixtures.au import bp4d_plan, disfa_plan
+from libreface_nb.data.fixtures.fer import affectnet_plan
 from libreface_nb.data.index import REQUIRED_COLUMNS, build_index, excluded_counts, validate_index
 from libreface_nb.errors import DatasetLayoutError, LibreFaceError
 

@@ -15,9 +15,10 @@ import pytest
 
 from libreface_nb.config import BP4D_AUS, DISFA_AUS, EXPRESSIONS
 from libreface_nb.data import synth
-from libreface_nb.data import synth_aus as A
-from libreface_nb.data import synth_warp as W
-from libreface_nb.data.synth_base import base_face
+from libreface_nb.data.synth import aus as A
+from libreface_nb.data.synth import render
+from libreface_nb.data.synth import warp as W
+from libreface_nb.data.synth.base import base_face
 
 CLEAN = {"pose": False, "degrade": False}
 
@@ -89,7 +90,7 @@ def test_render_is_deterministic(subjects):
     s = subjects[2]
     inten = {12: 3.5, 25: 2.0, 4: 1.0}
     first = synth.render_face(s, inten, frame_seed=7)
-    synth._styled_work.cache_clear()  # the same bytes must come back without caches
+    render._styled_work.cache_clear()  # the same bytes must come back without caches
     again = synth.render_face(s, dict(inten), frame_seed=7)
     assert first.dtype == np.uint8 and first.shape == (256, 256, 3)
     assert first.tobytes() == again.tobytes()

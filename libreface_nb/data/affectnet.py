@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from libreface_nb.data.fixtures import fer as fixture_fer
 from libreface_nb.data.index import attach_excluded, build_index, excluded_table, resolve_root
+from libreface_nb.data.registry import DatasetSpec
 from libreface_nb.errors import DatasetLayoutError
 
 log = logging.getLogger(__name__)
@@ -155,3 +157,15 @@ def read_index(root: str | Path, *, classes: int = 8, check_files: bool = True) 
     df = build_index(columns, [])
     log.info("AffectNet: %d images from %s", len(df), root)
     return attach_excluded(df, excluded_table(excluded), "AffectNet")
+
+
+#: The registry entry (:mod:`libreface_nb.data.registry`).
+SPEC = DatasetSpec(
+    name="affectnet",
+    read_index=read_index,
+    write_fixture=fixture_fer.write_affectnet,
+    fixture_sizes=fixture_fer.AFFECTNET_SIZES,
+    notebook_sizes=fixture_fer.affectnet_notebook_sizes,
+    official_split=True,
+    card="affectnet.md",
+)

@@ -22,7 +22,10 @@ import numpy as np
 import pandas as pd
 
 from libreface_nb.config import BP4D_AUS, au_name
+from libreface_nb.data.fixtures import au as fixture_au
+from libreface_nb.data.folds import bp4d_three_fold
 from libreface_nb.data.index import attach_excluded, build_index, excluded_table, resolve_root
+from libreface_nb.data.registry import DatasetSpec
 from libreface_nb.errors import DatasetLayoutError
 
 log = logging.getLogger(__name__)
@@ -196,3 +199,15 @@ def read_index(
     )
     log.info("BP4D: %d frames of %d sessions from %s", len(df), len(sessions), root)
     return attach_excluded(df, excluded, "BP4D")
+
+
+#: The registry entry (:mod:`libreface_nb.data.registry`).
+SPEC = DatasetSpec(
+    name="bp4d",
+    read_index=read_index,
+    write_fixture=fixture_au.write_bp4d,
+    fixture_sizes=fixture_au.BP4D_SIZES,
+    notebook_sizes=fixture_au.bp4d_notebook_sizes,
+    published_folds=bp4d_three_fold,
+    card="bp4d.md",
+)

@@ -12,19 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from libreface_nb import atomic
 from libreface_nb.config import DISFA_PRESENCE_THRESHOLD, EXPRESSIONS
 from libreface_nb.data.index import au_columns, excluded_counts
 from libreface_nb.errors import LibreFaceError
 
 BEGIN = "<!-- counts:begin -->"
 END = "<!-- counts:end -->"
-#: Fixture cards and the dataset each one counts.
-FIXTURE_CARDS = {
-    "disfa": "disfa.md",
-    "bp4d": "bp4d.md",
-    "rafdb": "rafdb.md",
-    "affectnet": "affectnet.md",
-}
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -128,15 +122,15 @@ def write_counts(card_path: str | Path, index_df: pd.DataFrame, *, title: str = 
 def write_fixture_cards(
     cards_dir: str | Path, cache_dir: str | Path, *, seed: int = 0
 ) -> dict[str, str]:
-    """Build (or reuse) the four default fixtures with SynthAU and write their counts into
-    ``disfa.md``, ``bp4d.md``, ``rafdb.md`` and ``affectnet.md`` under ``cards_dir``."""
-    from libreface_nb.data import affectnet, bp4d, disfa, rafdb
+    """Build (or reuse) every registered dataset's default fixture and write its counts into the
+    dataset's card under ``cards_dir`` (``disfa.md`` …, :attr:`DatasetSpec.card`)."""
+    from libreface_nb.data import registry
     from libreface_nb.data.fixtures import make_fixture
 
-    readers = {"disfa": disfa, "bp4d": bp4d, "rafdb": rafdb, "affectnet": affectnet}
     written = {}
-    for name, card in FIXTURE_CARDS.items():
-        index = readers[name].read_index(make_fixture(name, cache_dir, seed=seed))
+    for name, spec in registry.specs().items():
+        index = spec.read_index(make_fixture(name, cache_dir, seed=seed))
+        card = spec.card
         call = f"`make_fixture('{name}', root, seed={seed})`"
         title = f"the SynthAU fixture in this layout ({call}, default sizes)"
         written[name] = write_counts(Path(cards_dir) / card, index, title=title)
@@ -170,19 +164,18 @@ def _replace_block(path: Path, block: str) -> None:
         raise LibreFaceError(f"{path}: needs one '{BEGIN}' line followed by one '{END}' line")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}")
+    atomic.write_text(path, f"{head}{BEGIN}\n{block}\n{END}{tail}")
 
 
 def write_synthau_card(cards_dir: str | Path, cache_dir: str | Path, *, seed: int = 0) -> str:
-    """Build (or reuse) the four default fixtures and write their counts into ``synthau.md``."""
-    from libreface_nb.data import affectnet, bp4d, disfa, rafdb
+    """Build (or reuse) every registered default fixture; write their counts into ``synthau.md``."""
+    from libreface_nb.data import registry
     from libreface_nb.data.fixtures import fixture_stats, make_fixture
 
-    readers = {"disfa": disfa, "bp4d": bp4d, "rafdb": rafdb, "affectnet": affectnet}
     indexes, stats = {}, {}
-    for name, reader in readers.items():
+    for name, spec in registry.specs().items():
         root = make_fixture(name, cache_dir, seed=seed)
-        indexes[name], stats[name] = reader.read_index(root), fixture_stats(root)
+        indexes[name], stats[name] = spec.read_index(root), fixture_stats(root)
     block = synthau_markdown(indexes, stats)
     _replace_block(Path(cards_dir) / "synthau.md", block)
     return block
@@ -193,7 +186,7 @@ def main() -> None:
     import logging
 
     from libreface_nb.config import REPO_ROOT
-    from libreface_nb.data.prepare import fixture_cache_dir
+    from libreface_nb.data.fixtures import fixture_cache_dir
 
     logging.basicConfig(level=logging.INFO)
     cards_dir = REPO_ROOT / "data_cards"

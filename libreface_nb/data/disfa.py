@@ -23,7 +23,10 @@ import numpy as np
 import pandas as pd
 
 from libreface_nb.config import DISFA_AUS, INTENSITY_MAX, au_name
+from libreface_nb.data.fixtures import au as fixture_au
+from libreface_nb.data.folds import disfa_three_fold
 from libreface_nb.data.index import attach_excluded, build_index, excluded_table, resolve_root
+from libreface_nb.data.registry import DatasetSpec
 from libreface_nb.errors import DatasetLayoutError
 
 log = logging.getLogger(__name__)
@@ -285,3 +288,15 @@ def read_index(
     df = build_index(columns, au_cols)
     log.info("DISFA: %d frames of %d subjects from %s", len(df), len(chosen), root)
     return attach_excluded(df, excluded_table(excluded), "DISFA")
+
+
+#: The registry entry (:mod:`libreface_nb.data.registry`).
+SPEC = DatasetSpec(
+    name="disfa",
+    read_index=read_index,
+    write_fixture=fixture_au.write_disfa,
+    fixture_sizes=fixture_au.DISFA_SIZES,
+    notebook_sizes=fixture_au.disfa_notebook_sizes,
+    published_folds=disfa_three_fold,
+    card="disfa.md",
+)

@@ -5,7 +5,7 @@ An *index* is a :class:`pandas.DataFrame` with one row per labelled sample:
 ============== ======= =================================================================
 column         dtype   meaning
 ============== ======= =================================================================
-dataset        str     ``"disfa"``, ``"bp4d"``, ``"rafdb"`` or ``"affectnet"``
+dataset        str     a registered name (:data:`libreface_nb.data.registry.NAMES`)
 subject        str     person id (RAF-DB/AffectNet have none: the image stem)
 session        str     BP4D task, DISFA camera, ``""`` otherwise
 source         str     absolute path of the image or video file to decode
@@ -33,11 +33,13 @@ import numpy as np
 import pandas as pd
 
 from libreface_nb.config import EXPRESSIONS, INTENSITY_MAX
+from libreface_nb.data.registry import NAMES
 from libreface_nb.errors import DatasetLayoutError
 
 log = logging.getLogger(__name__)
 
-DATASETS: tuple[str, ...] = ("disfa", "bp4d", "rafdb", "affectnet")
+#: Dataset names an index may hold (the registry's).
+DATASETS: tuple[str, ...] = NAMES
 #: Columns every index has, in this order.
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "dataset",

@@ -12,49 +12,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from libreface_nb.config import EXPRESSIONS, REPO_ROOT
-from libreface_nb.errors import ConfigError, NoFaceError
+from libreface_nb.config import EXPRESSIONS
+from libreface_nb.data import registry
+from libreface_nb.data.fixtures.cache import (  # noqa: F401 - their old home, still importable
+    CACHE_DIR,
+    fixture_cache_dir,
+    fixture_fingerprint,
+    fixture_root,
+)
+from libreface_nb.errors import NoFaceError
 
 log = logging.getLogger(__name__)
 
-#: Where SynthAU fixtures are generated (git-ignored, safe to delete).
-CACHE_DIR = REPO_ROOT / ".cache" / "fixtures"
-#: Code and libraries whose change changes the bytes of a fixture.
-_FIXTURE_CODE = ("synth*.py", "fixtures*.py", "disfa.py", "bp4d.py", "rafdb.py", "affectnet.py")
-_FIXTURE_LIBS = ("opencv-contrib-python", "mediapipe", "numpy", "scikit-image", "matplotlib")
-
-
-def fixture_fingerprint() -> str:
-    """A short hash of the fixture-writing code and the library versions that encode images.
-
-    Fixtures are cached by it, so a cached fixture is never one written by older code.
-    """
-    import hashlib
-    from importlib import metadata
-
-    h = hashlib.sha256()
-    here = Path(__file__).parent
-    for pattern in _FIXTURE_CODE:
-        for path in sorted(here.glob(pattern)):
-            h.update(path.name.encode() + path.read_bytes())
-    for lib in _FIXTURE_LIBS:
-        h.update(f"{lib}=={metadata.version(lib)}".encode())
-    return h.hexdigest()[:12]
-
-
-def fixture_cache_dir(root: str | Path = CACHE_DIR) -> Path:
-    """The cache folder for fixtures written by this code: ``root/synthau-<fingerprint>``."""
-    return Path(root) / f"synthau-{fixture_fingerprint()}"
-
-
-def fixture_root(sizes: dict[str, int], seed: int, cache_dir: str | Path | None = None) -> Path:
-    """A cache folder of its own for each seed and set of sizes (fixtures never overwrite)."""
-    key = "_".join([f"seed{seed}", *(f"{k}{v}" for k, v in sorted(sizes.items()))])
-    return Path(cache_dir or fixture_cache_dir()) / key
-
-
-#: Reader module of each dataset name.
-READERS = ("disfa", "bp4d", "rafdb", "affectnet")
+#: Registered dataset names (:mod:`libreface_nb.data.registry`).
+READERS = registry.NAMES
 
 
 @dataclass
@@ -67,24 +38,9 @@ class LoadedDataset:
     synthetic: bool
 
 
-def _reader(name: str):  # noqa: ANN202 - a reader module
-    if name not in READERS:
-        raise ConfigError(f"dataset={name!r}: expected one of {READERS}")
-    import importlib
-
-    return importlib.import_module(f"libreface_nb.data.{name}")
-
-
 def fixture_sizes(name: str, n_subjects: int, n_frames: int) -> dict[str, int]:
     """Map the notebook's two size knobs onto a fixture's own size parameters."""
-    if name == "disfa":
-        return {"n_subjects": n_subjects, "n_frames": n_frames}
-    if name == "bp4d":
-        return {"n_subjects": n_subjects, "n_frames": max(1, n_frames // 2)}
-    # FER layouts: n_subjects pseudo-identities, n_frames images in all (80 % train).
-    n_test = max(2, n_frames // 5)
-    held = "n_test" if name == "rafdb" else "n_validation"
-    return {"n_identities": n_subjects, "n_train": max(2, n_frames - n_test), held: n_test}
+    return registry.get(name).notebook_sizes(n_subjects, n_frames)
 
 
 def load_dataset(
@@ -99,33 +55,26 @@ def load_dataset(
     """Read a dataset in its native layout, or build the SynthAU fixture in that layout first.
 
     Args:
-        name: ``"disfa"``, ``"bp4d"``, ``"rafdb"`` or ``"affectnet"``.
+        name: a registered dataset (:data:`~libreface_nb.data.registry.NAMES`).
         data_root: the provider's folder; empty = generate (or reuse) the SynthAU fixture.
         seed: fixture seed.
         n_subjects: fixture pseudo-subjects (identities for the FER layouts).
         n_frames: fixture frames per video (DISFA), 2× frames per task (BP4D), or images.
-        cache_dir: where fixtures are generated (default :func:`fixture_cache_dir`).
+        cache_dir: where fixtures are generated (default
+            :func:`~libreface_nb.data.fixtures.fixture_cache_dir`).
     """
-    reader = _reader(name)
+    spec = registry.get(name)
     synthetic = not str(data_root)
     if synthetic:
         from libreface_nb.data.fixtures import make_fixture
 
-        sizes = fixture_sizes(name, n_subjects, n_frames)
+        sizes = spec.notebook_sizes(n_subjects, n_frames)
         root = make_fixture(name, fixture_root(sizes, seed, cache_dir), seed=seed, **sizes)
     else:
         root = Path(data_root).expanduser()
-    index = reader.read_index(root)
+    index = spec.read_index(root)
     log.info("%s: %d rows, %d subjects from %s", name, len(index), index.subject.nunique(), root)
     return LoadedDataset(name=name, root=Path(root), index=index, synthetic=synthetic)
-
-
-def _published(name: str) -> dict[str, list[str]] | None:
-    from libreface_nb.data import folds
-
-    return {"disfa": folds.disfa_three_fold, "bp4d": folds.bp4d_three_fold}.get(
-        name, lambda: None
-    )()
 
 
 def make_folds(
@@ -133,20 +82,22 @@ def make_folds(
 ) -> tuple[dict[str, dict[str, list[str]]], str]:
     """Subject-exclusive folds with validation subjects held out from each training side.
 
-    DISFA and BP4D use the published 3-part partitions when ``n_folds == 3`` and every part has
-    a subject in the index; otherwise k-fold by subject. RAF-DB and AffectNet use the official
-    test split (``n_folds`` is ignored there).
+    Datasets with published folds (DISFA, BP4D: 3 parts) use them when ``n_folds`` matches and
+    every part has a subject in the index; otherwise k-fold by subject. Datasets with an
+    official split (RAF-DB, AffectNet) use it (``n_folds`` is ignored there). See
+    :class:`~libreface_nb.data.registry.DatasetSpec`.
 
     Returns:
         (folds, kind) where kind names the partition used.
     """
     from libreface_nb.data import folds as F
 
-    if name in ("rafdb", "affectnet"):
+    spec = registry.get(name)
+    if spec.official_split:
         return F.official_split(index, seed=seed), "official"
     subjects = sorted(set(index["subject"]))
-    published = _published(name)
-    if n_folds == 3 and published:
+    published = spec.published_folds() if spec.published_folds else None
+    if published and n_folds == len(published):
         present = set(subjects)
         if all(set(test) & present for test in published.values()):
             return F.with_validation(published, subjects, seed=seed), f"{name}-3fold-published"

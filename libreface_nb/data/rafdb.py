@@ -21,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from libreface_nb.config import RAFDB_TO_FER
+from libreface_nb.data.fixtures import fer as fixture_fer
 from libreface_nb.data.index import attach_excluded, build_index, excluded_table, resolve_root
+from libreface_nb.data.registry import DatasetSpec
 from libreface_nb.errors import DatasetLayoutError
 
 log = logging.getLogger(__name__)
@@ -109,3 +111,15 @@ def read_index(
     df = build_index(columns, [])
     log.info("RAF-DB: %d images (%s) from %s", len(df), images, root)
     return attach_excluded(df, excluded_table([]), "RAF-DB")
+
+
+#: The registry entry (:mod:`libreface_nb.data.registry`).
+SPEC = DatasetSpec(
+    name="rafdb",
+    read_index=read_index,
+    write_fixture=fixture_fer.write_rafdb,
+    fixture_sizes=fixture_fer.RAFDB_SIZES,
+    notebook_sizes=fixture_fer.rafdb_notebook_sizes,
+    official_split=True,
+    card="rafdb.md",
+)

@@ -20,7 +20,7 @@ import functools
 
 import numpy as np
 
-from libreface_nb.data import synth_aus as A
+from libreface_nb.data.synth import aus as A
 
 N_MESH = 468  # tessellated points (the 10 iris points, 468–477, are not)
 #: Destination triangles smaller than this (square pixels) are not rasterized.

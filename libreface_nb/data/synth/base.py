@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from libreface_nb.data import synth_aus as A
-from libreface_nb.data import synth_warp as W
+from libreface_nb.data.synth import aus as A
+from libreface_nb.data.synth import warp as W
 from libreface_nb.errors import NoFaceError, UnreadableInputError
 
 BASES = ("astronaut", "grace_hopper")
@@ -72,10 +72,10 @@ class BaseFace:
         triangles: ``[T, 3]`` ids into ``concat(mesh, anchors)``, drawing order.
         face: the mesh in the face frame ``[478, 2]`` (IOD units).
         origin, rot, iod: the face frame in working-image pixels (see
-            :func:`~libreface_nb.data.synth_aus.face_frame`).
+            :func:`~libreface_nb.data.synth.aus.face_frame`).
         centre: face-box centre in working-image pixels ``[2]``; ``box``: its side in pixels.
         fields: per-AU displacement fields at intensity 5 (see
-            :func:`~libreface_nb.data.synth_aus.au_fields`).
+            :func:`~libreface_nb.data.synth.aus.au_fields`).
     """
 
     name: str

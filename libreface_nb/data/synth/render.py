@@ -2,8 +2,8 @@
 
 Real face photographs that ship in installed packages (scikit-image's astronaut, matplotlib's
 grace_hopper) are meshed once by MediaPipe; each AU moves landmark groups by a known amount and
-the photo is warped piecewise-affinely over the mesh triangles (see :mod:`.synth_aus` for the
-movements, :mod:`.synth_warp` for the warp, :mod:`.synth_style` for appearance).
+the photo is warped piecewise-affinely over the mesh triangles (see :mod:`.aus` for the
+movements, :mod:`.warp` for the warp, :mod:`.style` for appearance).
 
 Label conventions: AU intensities are floats in [0, 5] keyed by AU number (``{12: 3.5}``), the
 union of DISFA's and BP4D's AUs (:data:`SYNTH_AUS`); a missing AU is 0. Intensity 0 leaves the
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from libreface_nb.config import EXPRESSIONS, INTENSITY_MAX
-from libreface_nb.data import synth_aus as A
-from libreface_nb.data import synth_style as S
-from libreface_nb.data import synth_warp as W
-from libreface_nb.data.synth_base import BASES, CROP_SCALE, base_face
+from libreface_nb.data.synth import aus as A
+from libreface_nb.data.synth import style as S
+from libreface_nb.data.synth import warp as W
+from libreface_nb.data.synth.base import BASES, CROP_SCALE, base_face
 
 #: AUs SynthAU can move: the union of DISFA's and BP4D's AUs (config.DISFA_AUS, config.BP4D_AUS).
 SYNTH_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26)
