@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
+from libreface_nb import atomic, runs
 from libreface_nb import profiles as prof
-from libreface_nb import runs
 from libreface_nb.errors import ConfigError, LibreFaceError
 
 DEFAULT_KERNEL = "libreface-nb"
@@ -70,7 +70,7 @@ def execute_notebook(
     """
     executed = out_dir / src.name
     params_file = out_dir / "parameters.yaml"
-    params_file.write_text(yaml.safe_dump(params, sort_keys=True))
+    atomic.write_text(params_file, yaml.safe_dump(params, sort_keys=True))
     cmd = [
         sys.executable,
         "-m",
@@ -195,7 +195,7 @@ def write_index(run_dir: Path) -> Path:
             lines += ["", f"![{p.stem}]({rel})"]
         lines.append("")
     path = run_dir / "index.md"
-    path.write_text("\n".join(lines))
+    atomic.write_text(path, "\n".join(lines))
     return path
 
 

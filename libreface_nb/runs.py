@@ -23,12 +23,12 @@ import platform
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from libreface_nb import atomic
 from libreface_nb.config import REPO_ROOT
 from libreface_nb.errors import RunError
 
@@ -61,18 +61,9 @@ def now() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, default=str)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_json_atomic(path: Path | str, data: Any) -> None:
+    """Write JSON atomically: :func:`libreface_nb.atomic.write_json` (kept for callers)."""
+    atomic.write_json(path, data)
 
 
 def git_info(repo: Path = REPO_ROOT) -> dict[str, Any]:
@@ -157,7 +148,7 @@ def start_run(
         "packages": package_versions(),
         "notebooks": [],
     }
-    write_json_atomic(Path(run_dir) / "run.json", record)
+    atomic.write_json(Path(run_dir) / "run.json", record)
     return record
 
 
@@ -253,7 +244,7 @@ def save_metrics(nb_dir: Path | str, metrics: Mapping[str, Any]) -> Path:
     Scalar entries (numbers, strings, booleans) are what the runner prints at the end of a run.
     """
     path = Path(nb_dir) / "metrics.json"
-    write_json_atomic(path, dict(metrics))
+    atomic.write_json(path, dict(metrics))
     return path
 
 

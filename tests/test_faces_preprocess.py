@@ -158,7 +158,7 @@ def test_interrupted_run_keeps_what_was_written(tmp_path, monkeypatch) -> None:
     partial = load_manifest(store)
     assert partial["frame"].tolist() == [0, 1, 2, 3]
     assert all((store / f).is_file() for f in partial["face_file"] if f)
-    assert not list(store.rglob(".tmp-*"))  # no half-written file left
+    assert not [p for p in store.rglob(".*") if p.name.endswith(".tmp")]  # no half-written file
     counter.fail_at, counter.calls = None, 0
     full = preprocess_video(video, store, progress=False)
     assert counter.calls == 4  # only frames 4–7 were searched again

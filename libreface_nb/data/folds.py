@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from libreface_nb import atomic
 from libreface_nb.errors import ConfigError, DatasetLayoutError
 
 log = logging.getLogger(__name__)
@@ -181,13 +182,8 @@ def assign_folds(index: pd.DataFrame, folds: Folds) -> pd.DataFrame:
 def write_folds(path: str | Path, folds: Folds, *, dataset: str, kind: str, seed: int) -> Path:
     """Write a fold file (JSON); the file is written to a temporary name, then renamed."""
     check_exclusive(folds)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "dataset": dataset, "kind": kind, "seed": seed, "folds": folds}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic.write_json(path, payload, indent=1)
 
 
 def read_folds(path: str | Path) -> dict:

@@ -39,15 +39,14 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from libreface_nb import atomic
 from libreface_nb.errors import ConfigError, UnreadableInputError
 
 log = logging.getLogger(__name__)
@@ -73,19 +72,6 @@ _DTYPES = {
 #: Float list columns: name → (numpy dtype, values per row).
 _LISTS = {"quad": ("float64", 8), "landmarks": ("float32", 478 * 3)}
 _DICTIONARY_COLUMNS = ["source", "status", "reason", "detector"]  # few distinct values each
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def source_key(source: str) -> str:
@@ -187,15 +173,17 @@ def _write_table(table, path: Path) -> None:  # noqa: ANN001 - pyarrow.Table
     """Write a manifest table atomically (temporary name, then rename)."""
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".tmp-" + path.name)
     # Byte-stream-split + zstd stores float32 landmarks in ~4.5 kB a row instead of 5.7 kB raw;
     # the split needs dictionary encoding off for those columns.
     split = {f"{c}.list.element": "BYTE_STREAM_SPLIT" for c in _LISTS}
-    pq.write_table(
-        table, tmp, compression="zstd", use_dictionary=_DICTIONARY_COLUMNS, column_encoding=split
-    )
-    os.replace(tmp, path)
+    with atomic.atomic_path(path) as tmp:
+        pq.write_table(
+            table,
+            tmp,
+            compression="zstd",
+            use_dictionary=_DICTIONARY_COLUMNS,
+            column_encoding=split,
+        )
 
 
 def _latest(keys: pd.DataFrame) -> np.ndarray:
@@ -343,7 +331,7 @@ class StoreWriter:
                     "use another store folder or the same parameters"
                 )
         else:
-            atomic_write_bytes(path, json.dumps(params, indent=1, sort_keys=True).encode())
+            atomic.write_bytes(path, json.dumps(params, indent=1, sort_keys=True).encode())
 
     def _count_parts(self) -> int:
         names = [p.stem for p in (self.store / "manifest").glob("part-*.parquet")]
@@ -357,14 +345,14 @@ class StoreWriter:
         """Record that every frame of ``source`` is done (after its rows are flushed)."""
         self.flush()
         marker = {"source": source, "n_frames": n_frames}
-        atomic_write_bytes(
+        atomic.write_bytes(
             self.store / "done" / f"{source_key(source)}.json", json.dumps(marker).encode()
         )
 
     def write_face(self, source: str, frame: int, face: int, image: np.ndarray) -> str:
         """Write one aligned face PNG; returns its path relative to the store."""
         rel = face_file_name(source, frame, face)
-        atomic_write_bytes(self.store / rel, encode_png(image))
+        atomic.write_bytes(self.store / rel, encode_png(image))
         return rel
 
     def add_rows(self, rows: list[dict]) -> int:

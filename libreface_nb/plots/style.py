@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from libreface_nb.atomic import atomic_path
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -33,5 +35,6 @@ def save_figure(fig: Figure, folder: Path | str, name: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.pdf", out / f"{name}.png"]
     for path in paths:
-        fig.savefig(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix[1:])
     return paths
