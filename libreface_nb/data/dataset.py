@@ -38,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from libreface_nb.config import EXPRESSIONS
 from libreface_nb.errors import ConfigError, DatasetLayoutError
+from libreface_nb.faces.manifest import first_faces
 from libreface_nb.faces.store import load_face, load_manifest
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,7 @@ def _join_store(index: pd.DataFrame, manifest: pd.DataFrame, store_dir: Path) ->
     man = manifest.assign(
         source=manifest["source"].astype(str), frame=manifest["frame"].astype("int64")
     )
-    ok = man[(man["status"] == "ok") & (man["face"] == 0)]
-    ok = ok.drop_duplicates(["source", "frame"])[["source", "frame", "face_file"]]
+    ok = first_faces(man)[["source", "frame", "face_file"]]
     out = keys.merge(ok, on=["source", "frame"], how="left", validate="many_to_one")
     out["face_file"] = out["face_file"].fillna("").astype(str)
     out["status"] = "ok"

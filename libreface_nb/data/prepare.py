@@ -138,10 +138,11 @@ def sample_faces(
     index: pd.DataFrame, manifest: pd.DataFrame, store_dir: str | Path, n: int, seed: int
 ) -> tuple[list[np.ndarray], list[str]]:
     """``n`` aligned faces with captions, spread over subjects (deterministic given ``seed``)."""
+    from libreface_nb.faces.manifest import first_faces
     from libreface_nb.faces.store import load_face
 
-    ok = manifest[(manifest["status"] == "ok") & (manifest["face"] == 0)]
-    joined = index.merge(ok[["source", "frame", "face_file"]], on=["source", "frame"])
+    ok = first_faces(manifest)[["source", "frame", "face_file"]]
+    joined = index.merge(ok, on=["source", "frame"])
     if joined.empty:
         statuses = manifest["status"].value_counts().to_dict()
         raise NoFaceError(

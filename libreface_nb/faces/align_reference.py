@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from libreface_nb.faces.align import crop_and_pad, quad_size, shrink_factor
+from libreface_nb.faces.quad import crop_and_pad, quad_size, shrink_factor
 
 
 def _blurred_padding(img: np.ndarray, pad: tuple[int, ...], qsize: float) -> np.ndarray:

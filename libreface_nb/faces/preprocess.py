@@ -28,6 +28,7 @@ from libreface_nb.config import ALIGNED_SIZE
 from libreface_nb.errors import UnreadableInputError
 from libreface_nb.faces import io
 from libreface_nb.faces.align import align_face, face_quad
+from libreface_nb.faces.manifest import new_row
 from libreface_nb.faces.mesh import Face, FaceMesh
 from libreface_nb.faces.pose import head_pose
 from libreface_nb.faces.store import StoreWriter, load_manifest
@@ -43,20 +44,8 @@ class _Request:
     frames: list[int] | None
 
 
-def _base_row(source: str, frame: int, time_s: float, shape: tuple = (0, 0)) -> dict:
-    return {
-        "source": source, "frame": int(frame), "time_s": float(time_s), "face": -1,
-        "track_id": -1, "status": "ok", "reason": "", "score": np.nan, "face_file": "",
-        "width": int(shape[1]) if len(shape) > 1 else 0, "height": int(shape[0]) if shape else 0,
-        "detector": "", "pitch": np.nan, "yaw": np.nan, "roll": np.nan, "quad": None,
-        "landmarks": None,
-    }  # fmt: skip
-
-
 def _status_row(source: str, frame: int, time_s: float, status: str, reason: str, shape=(0, 0)):
-    row = _base_row(source, frame, time_s, shape)
-    row.update(status=status, reason=reason)
-    return row
+    return new_row(source, frame, time_s, shape, status=status, reason=reason)
 
 
 class _FrameProcessor:
@@ -82,7 +71,7 @@ class _FrameProcessor:
     def _face_row(
         self, source: str, frame: int, time_s: float, image: np.ndarray, k: int, face: Face
     ) -> dict:
-        row = _base_row(source, frame, time_s, image.shape)
+        row = new_row(source, frame, time_s, image.shape)
         row.update(face=k, track_id=int(face.track_id), score=float(face.score))
         row["detector"] = face.detector
         try:

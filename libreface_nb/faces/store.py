@@ -19,18 +19,11 @@ Retries: a (source, frame) is *done* when all its rows have a status in :data:`D
 attempt at a (source, frame) wins: all rows of earlier attempts at that frame disappear from the
 manifest, whatever their face count (an old ``error`` row with face -1 gives way to two faces).
 
-Manifest columns (:data:`MANIFEST_COLUMNS`): ``source`` (str, the input path exactly as given),
-``frame`` (int, 0-based; 0 for a still), ``time_s`` (float; 0.0 for a still), ``face`` (int, face
-index in the frame, largest first; -1 when no face), ``track_id`` (int, per-video track id; -1 for
-stills and when no face), ``status`` (:data:`STATUSES`), ``reason`` (str, "" when ok), ``score``
-(float detection score, NaN when no face), ``face_file`` (str, PNG path relative to the store; ""
-unless ok), ``width``, ``height`` (int, input frame size; 0 when unreadable), ``detector`` (str),
-``pitch``, ``yaw``, ``roll`` (float degrees, NaN unless ok), ``quad`` (8 float64: the 4 corners
-x, y in input pixels, row-major ``[4, 2]``; None unless ok) and ``landmarks`` (1434 float32:
-row-major ``[478, 3]`` input pixels; None unless ok). In Parquet they are lists of float64 and
-float32 (about 4.5 kB a row together, zstd); pandas shows them as 1-D numpy arrays, and
-:func:`quads` and :func:`landmarks` stack them. ``load_manifest(store, columns=[...])`` reads only
-the columns asked for.
+Manifest columns: :mod:`libreface_nb.faces.manifest` (the one table of names, dtypes and values
+when absent). In Parquet the ``quad`` and ``landmarks`` lists are lists of float64 and float32
+(about 4.5 kB a row together, zstd); pandas shows them as 1-D numpy arrays, and :func:`quads`
+and :func:`landmarks` stack them. ``load_manifest(store, columns=[...])`` reads only the columns
+asked for.
 """
 
 from __future__ import annotations
@@ -48,29 +41,19 @@ import pandas as pd
 
 from libreface_nb import atomic
 from libreface_nb.errors import ConfigError, UnreadableInputError
+from libreface_nb.faces.manifest import (  # noqa: F401 - STATUSES: part of the store's API
+    DONE_STATUSES,
+    DTYPES,
+    KEY_COLUMNS,
+    LISTS,
+    MANIFEST_COLUMNS,
+    STATUSES,
+)
 
 log = logging.getLogger(__name__)
 
-MANIFEST_COLUMNS = (
-    "source", "frame", "time_s", "face", "track_id", "status", "reason", "score", "face_file",
-    "width", "height", "detector", "pitch", "yaw", "roll", "quad", "landmarks",
-)  # fmt: skip
-#: ok: aligned face written; no_face: the frame was decoded but no face found; unreadable: the
-#: file could not be decoded; missing_frame: a requested frame lies beyond the video's end;
-#: error: an unexpected failure on this frame or face (reason names the exception).
-STATUSES = ("ok", "no_face", "unreadable", "missing_frame", "error")
-#: Statuses that end the work on a frame; a rerun retries frames with any other status.
-DONE_STATUSES = ("ok", "no_face")
-KEY_COLUMNS = ["source", "frame", "face"]
-
-_DTYPES = {
-    "source": object, "frame": "int64", "time_s": "float64", "face": "int64",
-    "track_id": "int64", "status": object, "reason": object, "score": "float64",
-    "face_file": object, "width": "int64", "height": "int64", "detector": object,
-    "pitch": "float64", "yaw": "float64", "roll": "float64",
-}  # fmt: skip
-#: Float list columns: name → (numpy dtype, values per row).
-_LISTS = {"quad": ("float64", 8), "landmarks": ("float32", 478 * 3)}
+_DTYPES = DTYPES
+_LISTS = LISTS
 _DICTIONARY_COLUMNS = ["source", "status", "reason", "detector"]  # few distinct values each
 
 
