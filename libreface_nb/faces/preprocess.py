@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,35 @@ class _Request:
     frames: list[int] | None
 
 
+@dataclass(frozen=True)
+class PreprocessOptions:
+    """How faces are found and aligned; every ``preprocess_*`` function takes these.
+
+    Attributes:
+        max_faces: the most faces per frame (largest first).
+        method: alignment, ``"fast"`` or ``"reference"`` (see :func:`align_face`).
+        detector: ``"auto"``, ``"mesh"`` or ``"full_range"`` (see :class:`FaceMesh`).
+        size: aligned face side in pixels.
+        track_videos: one tracking FaceMesh per video (faster, stable track ids); False runs
+            static mode on every frame.
+    """
+
+    max_faces: int = 1
+    method: str = "fast"
+    detector: str = "auto"
+    size: int = ALIGNED_SIZE
+    track_videos: bool = True
+
+    def store_params(self) -> dict:
+        """The parameters a store is built with (a store never mixes two alignments)."""
+        return {
+            "size": self.size,
+            "method": self.method,
+            "max_faces": self.max_faces,
+            "detector": self.detector,
+        }
+
+
 def _status_row(source: str, frame: int, time_s: float, status: str, reason: str, shape=(0, 0)):
     return new_row(source, frame, time_s, shape, status=status, reason=reason)
 
@@ -51,8 +81,8 @@ def _status_row(source: str, frame: int, time_s: float, status: str, reason: str
 class _FrameProcessor:
     """Faces of one frame → aligned PNGs + manifest rows."""
 
-    def __init__(self, writer: StoreWriter, method: str, size: int) -> None:
-        self.writer, self.method, self.size = writer, method, size
+    def __init__(self, writer: StoreWriter, opts: PreprocessOptions) -> None:
+        self.writer, self.method, self.size = writer, opts.method, opts.size
 
     def rows(
         self, mesh: FaceMesh, source: str, frame: int, time_s: float, image: np.ndarray
@@ -94,8 +124,8 @@ class _FrameProcessor:
 class _LazyMesh:
     """A static FaceMesh built on first use (a video-only run never pays for it)."""
 
-    def __init__(self, max_faces: int, detector: str) -> None:
-        self.max_faces, self.detector, self.mesh = max_faces, detector, None
+    def __init__(self, opts: PreprocessOptions) -> None:
+        self.max_faces, self.detector, self.mesh = opts.max_faces, opts.detector, None
 
     def detect(self, image: np.ndarray) -> list:
         if self.mesh is None:
@@ -154,6 +184,17 @@ def _requests(table: pd.DataFrame) -> list[_Request]:
     ]
 
 
+@dataclass
+class _Job:
+    """What every source of one ``preprocess_sources`` call shares."""
+
+    writer: StoreWriter
+    proc: _FrameProcessor
+    opts: PreprocessOptions
+    bar: Any
+    still_mesh: _LazyMesh
+
+
 def _progress(total: int | None, enabled: bool, desc: str):  # noqa: ANN202
     from tqdm.auto import tqdm
 
@@ -163,13 +204,10 @@ def _progress(total: int | None, enabled: bool, desc: str):  # noqa: ANN202
 def preprocess_sources(
     items: Iterable | pd.DataFrame,
     store_dir: str | Path,
+    options: PreprocessOptions | None = None,
     *,
-    max_faces: int = 1,
-    method: str = "fast",
-    detector: str = "auto",
-    size: int = ALIGNED_SIZE,
-    track_videos: bool = True,
     progress: bool = True,
+    **overrides: Any,
 ) -> pd.DataFrame:
     """Align the faces of listed frames into a store; the core of every ``preprocess_*``.
 
@@ -180,13 +218,10 @@ def preprocess_sources(
             order; ``frame=None`` (NaN in a table) asks for every frame of a video.
         store_dir: the aligned-face store (created; reruns skip frames already done and retry
             failed ones).
-        max_faces: the most faces per frame (largest first).
-        method: alignment, ``"fast"`` or ``"reference"``.
-        detector: ``"auto"``, ``"mesh"`` or ``"full_range"`` (see :class:`FaceMesh`).
-        size: aligned face side.
-        track_videos: one tracking FaceMesh per video (faster, stable track ids); False runs
-            static mode on every frame.
+        options: how faces are found and aligned (default :class:`PreprocessOptions`()).
         progress: show a progress bar.
+        **overrides: fields of :class:`PreprocessOptions` to change (``max_faces=2``,
+            ``method="reference"`` …); an unknown name raises TypeError.
 
     Returns:
         The manifest rows of the requested frames (see :mod:`libreface_nb.faces.store`), in
@@ -196,23 +231,22 @@ def preprocess_sources(
     Raises:
         ValueError: a frame number that is not a whole number ≥ 0 or None.
     """
+    opts = replace(options or PreprocessOptions(), **overrides)
     table = _request_table(items)
     requests = _requests(table)
-    params = {"size": size, "method": method, "max_faces": max_faces, "detector": detector}
-    writer = StoreWriter(store_dir, params)
-    proc = _FrameProcessor(writer, method, size)
+    writer = StoreWriter(store_dir, opts.store_params())
     known = [len(r.frames) for r in requests if r.frames is not None]
     bar = _progress(sum(known) if len(known) == len(requests) else None, progress, "faces")
-    still_mesh = _LazyMesh(max_faces, detector)
+    job = _Job(writer, _FrameProcessor(writer, opts), opts, bar, _LazyMesh(opts))
     try:
         for req in requests:
             if io.is_video(req.source):
-                _run_video(req, writer, proc, max_faces, detector, track_videos, bar)
+                _run_video(req, job)
             else:
-                _run_still(req, writer, proc, still_mesh, bar)
+                _run_still(req, job)
     finally:
         bar.close()
-        still_mesh.close()
+        job.still_mesh.close()
         manifest = writer.consolidate()
     return _select(manifest, table)
 
@@ -239,7 +273,8 @@ def _select(manifest: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     return manifest.iloc[hits["_row"].to_numpy()].reset_index(drop=True)
 
 
-def _run_still(req: _Request, writer, proc, mesh, bar) -> None:  # noqa: ANN001
+def _run_still(req: _Request, job: _Job) -> None:
+    writer, proc, mesh, bar = job.writer, job.proc, job.still_mesh, job.bar
     frames = req.frames if req.frames is not None else [0]
     todo = [f for f in frames if (req.source, f) not in writer.done]
     bar.update(len(frames) - len(todo))
@@ -267,7 +302,8 @@ def _video_frames(req: _Request, todo: set[int] | None) -> Iterator[io.VideoFram
     yield from io.iter_video(req.source, frames=todo, stop=stop)
 
 
-def _run_video(req, writer, proc, max_faces, detector, track, bar) -> None:  # noqa: ANN001
+def _run_video(req: _Request, job: _Job) -> None:
+    writer, proc, bar, opts = job.writer, job.proc, job.bar, job.opts
     if req.frames is None and writer.video_done(req.source):
         return
     todo = None
@@ -279,7 +315,8 @@ def _run_video(req, writer, proc, max_faces, detector, track, bar) -> None:  # n
     seen: set[int] = set()
     failed = 0
     try:
-        with FaceMesh(static=not track, max_faces=max_faces, detector=detector) as mesh:
+        mesh_opts = {"max_faces": opts.max_faces, "detector": opts.detector}
+        with FaceMesh(static=not opts.track_videos, **mesh_opts) as mesh:
             for vf in _video_frames(req, todo):
                 seen.add(vf.index)
                 if (req.source, vf.index) in writer.done:
@@ -359,6 +396,7 @@ def preprocess_folder(
 
 
 __all__ = [
+    "PreprocessOptions",
     "list_media",
     "load_manifest",
     "preprocess_folder",
