@@ -22,7 +22,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def _random_intensities(rng: np.random.Generator, aus: tuple[int, ...]) -> dict[int, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -66,3 +67,40 @@ def test_fixture_roots_differ_by_seed_and_size(tmp_path):
     assert a != prepare.fixture_root({"n_frames": 20}, 0, tmp_path)
     assert a != prepare.fixture_root({"n_frames": 40}, 1, tmp_path)
     assert a.parent == tmp_path
+
+
+def test_fold_role_table_counts_rows_per_role_and_fold():
+    index = _index(["SN002", "SN013", "SN003", "SN010"])  # 2 rows each
+    folds = {
+        "fold1": {"test": ["SN002"], "val": ["SN013"]},
+        "fold2": {"test": ["SN013", "SN003"], "val": []},
+    }
+    table = prepare.fold_role_table(index, folds)
+    assert list(table.index) == ["train", "val", "test"]
+    assert list(table.columns) == ["fold1", "fold2"]
+    assert table["fold1"].tolist() == [4, 2, 2]
+    assert table["fold2"].tolist() == [4, 0, 4]  # no val subject: 0, not NaN
+    assert str(table.dtypes.unique()[0]) == "int64"
+
+
+def test_face_metrics_are_the_notebook_headline_numbers():
+    index = _index(["SN002", "SN013"])  # 4 frames
+    manifest = pd.DataFrame(
+        {"source": list(index.source) + [index.source[0]],
+         "frame": list(index.frame) + [index.frame[0]],
+         "face": [0, -1, 0, 0, 1], "status": ["ok", "no_face", "ok", "ok", "ok"]}
+    )  # fmt: skip
+    got = prepare.face_metrics(index, manifest)
+    assert got["n_frames"] == 4
+    assert got["n_manifest_rows"] == 5
+    assert got["n_faces_ok"] == 4
+    assert got["face_detection_rate"] == 0.75
+
+
+def test_showcase_grid_flattens_rows_and_titles_their_first_view():
+    from libreface_nb.data.transforms import showcase_grid
+
+    a, b, c = (np.full((2, 2, 3), v, np.uint8) for v in (1, 2, 3))
+    views, titles = showcase_grid({"crop": [a, b], "flip": [c]})
+    assert [int(v[0, 0, 0]) for v in views] == [1, 2, 3]
+    assert titles == ["crop", "", "flip"]

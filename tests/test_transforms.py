@@ -217,3 +217,29 @@ def test_transform_params():
     assert transform_params("au", False, rotation=15)["rotation"] == 0.0
     with pytest.raises(ConfigError):
         transform_params("au", True, rotate=15)
+
+
+def _pixels(t: torch.Tensor) -> np.ndarray:
+    """Normalized [3, H, W] → float RGB [H, W, 3] on the 0–255 scale (no rounding)."""
+    return (t.permute(1, 2, 0).numpy() * STD + MEAN) * 255.0
+
+
+@pytest.mark.parametrize("task", ["au", "fer"])
+def test_size_112_gives_112_inputs(coord_face, task):
+    for train in (False, True):
+        out = build_transform(task, train, size=112)(coord_face)
+        assert tuple(out.shape) == (3, 112, 112)
+        assert out.dtype == torch.float32
+
+
+def test_eval_crop_at_112_covers_the_face_region_of_224(coord_face):
+    """The 112 eval view is the 224 centre crop (x, y in 16..239 of 256), downsized 2×."""
+    big = _pixels(build_transform("au", False)(coord_face))  # [224, 224, 3]
+    small = _pixels(build_transform("au", False, size=112)(coord_face))  # [112, 112, 3]
+    halved = big.reshape(112, 2, 112, 2, 3).mean(axis=(1, 3))  # 2×2 area average
+    # coord_face: red = column, green = row, so one pixel of shift at 112 costs 2 grey levels.
+    assert np.abs(small - halved)[..., :2].mean() < 1.0  # 0.5: the resize rounds to uint8
+    shifted = halved[:, 1:] - small[:, :-1]  # the same comparison one column off
+    assert np.abs(shifted[..., 0]).mean() > 1.5
+    assert small[0, 0, 0] == pytest.approx(16.5, abs=0.6)  # first column: pixels 16 and 17
+    assert small[0, -1, 0] == pytest.approx(238.5, abs=0.6)  # last column: pixels 238 and 239

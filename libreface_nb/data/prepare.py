@@ -1,4 +1,4 @@
-"""Notebook 01's steps as functions: get a dataset index, choose folds, pick faces to show.
+"""Notebook 01's steps as functions: get a dataset index, count faces, choose folds, show faces.
 
 The notebook stays a list of calls; each step here is small and testable.
 """
@@ -104,6 +104,39 @@ def make_folds(
         log.info("not every published %s part has a subject here: k-fold by subject", name)
     test = F.subject_kfold(subjects, n_folds, seed)
     return F.with_validation(test, subjects, seed=seed), f"subject-{n_folds}fold"
+
+
+#: Fold roles in table order.
+ROLES: tuple[str, ...] = ("train", "val", "test")
+
+
+def fold_role_table(index: pd.DataFrame, folds: dict[str, dict[str, list[str]]]) -> pd.DataFrame:
+    """Index rows per role in each fold: one row per role (train, val, test), one column per
+    fold, int64 counts (0 where a fold has no row in a role)."""
+    from libreface_nb.data import folds as F
+
+    roles = F.assign_folds(index, folds)
+    counts = {name: roles[name].value_counts() for name in roles.columns}
+    table = pd.DataFrame(counts, index=list(ROLES), columns=list(folds)).fillna(0)
+    return table.astype("int64")
+
+
+def face_metrics(index: pd.DataFrame, manifest: pd.DataFrame) -> dict[str, int | float]:
+    """Notebook 01's headline face numbers for ``manifest`` (the rows answering ``index``).
+
+    Returns:
+        ``n_frames`` (distinct (source, frame) of the index), ``n_manifest_rows``,
+        ``n_faces_ok`` (rows with status ok) and ``face_detection_rate`` (share of the frames
+        with an ok face, :func:`~libreface_nb.faces.manifest.detection_rate`).
+    """
+    from libreface_nb.faces.manifest import detection_rate
+
+    return {
+        "n_frames": int(len(index[["source", "frame"]].drop_duplicates())),
+        "n_manifest_rows": int(len(manifest)),
+        "n_faces_ok": int((manifest["status"] == "ok").sum()),
+        "face_detection_rate": float(detection_rate(index, manifest)),
+    }
 
 
 def label_columns(index: pd.DataFrame) -> list[str]:

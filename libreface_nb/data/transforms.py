@@ -250,6 +250,18 @@ def augmentation_showcase(
     return out
 
 
+def showcase_grid(show: dict[str, list[np.ndarray]]) -> tuple[list[np.ndarray], list[str]]:
+    """Flatten :func:`augmentation_showcase` row by row for a face grid.
+
+    Returns:
+        (views, titles): every view in row order, and one title per view: the row's setting on
+        its first view, "" on the others.
+    """
+    views = [v for row in show.values() for v in row]
+    titles = [title if i == 0 else "" for title, row in show.items() for i in range(len(row))]
+    return views, titles
+
+
 def transform_params(task: str, train: bool, **augment: float) -> dict[str, Any]:
     """The resolved settings of :func:`build_transform`, for run provenance (``run.json``)."""
     if task not in TASKS:

@@ -114,7 +114,7 @@ def to_rgb_uint8(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _pil_to_array(img) -> np.ndarray:  # noqa: ANN001 - PIL.Image.Image
+def _pil_to_array(img) -> np.ndarray:  # PIL.Image.Image
     """A loaded Pillow image (any mode) → array that :func:`to_rgb_uint8` understands."""
     mode = img.mode
     if mode in ("RGB", "L", "RGBA", "LA", "I", "F") or mode.startswith("I;16"):
@@ -203,7 +203,7 @@ def video_info(path: str | Path) -> dict[str, float]:
         cap.release()
 
 
-def _open_video(path: Path):  # noqa: ANN202 - cv2.VideoCapture
+def _open_video(path: Path):  # cv2.VideoCapture
     import cv2
 
     if not path.is_file():

@@ -76,7 +76,7 @@ def landmarks_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1), float(y1)
 
 
-def _import_mediapipe():  # noqa: ANN202
+def _import_mediapipe():
     os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe as mp
 
@@ -108,7 +108,7 @@ def _native_stderr_silenced() -> Iterator[None]:
 QUIET_CALLS = 5
 
 
-def _process(graph, inputs):  # noqa: ANN001, ANN202 - a MediaPipe solution and its inputs
+def _process(graph, inputs):  # a MediaPipe solution and its inputs
     """``graph.process(inputs)``, its first :data:`QUIET_CALLS` calls without native stderr."""
     calls = getattr(graph, "_libreface_calls", 0)
     if calls >= QUIET_CALLS:
@@ -119,7 +119,7 @@ def _process(graph, inputs):  # noqa: ANN001, ANN202 - a MediaPipe solution and 
     return out
 
 
-def _new_mesh_graph(static: bool, max_faces: int, min_det: float, min_track: float):  # noqa: ANN202
+def _new_mesh_graph(static: bool, max_faces: int, min_det: float, min_track: float):
     """FaceMesh graph that also returns the detector's boxes and scores (``face_detections``).
 
     The legacy ``mp.solutions.face_mesh.FaceMesh`` exposes landmarks only; the same graph file
@@ -146,13 +146,13 @@ def _new_mesh_graph(static: bool, max_faces: int, min_det: float, min_track: flo
         )
 
 
-def _to_pixels(face_landmarks, width: float, height: float) -> np.ndarray:  # noqa: ANN001
+def _to_pixels(face_landmarks, width: float, height: float) -> np.ndarray:
     """A MediaPipe NormalizedLandmarkList → float32 ``[478, 3]`` pixels."""
     pts = np.array([(p.x, p.y, p.z) for p in face_landmarks.landmark], dtype=np.float32)
     return pts * np.array([width, height, width], dtype=np.float32)
 
 
-def _detection_boxes(detections, width: int, height: int) -> list[tuple]:  # noqa: ANN001
+def _detection_boxes(detections, width: int, height: int) -> list[tuple]:
     """MediaPipe detections → list of (box in pixels, score)."""
     out = []
     for det in detections or []:

@@ -195,7 +195,7 @@ class _Job:
     still_mesh: _LazyMesh
 
 
-def _progress(total: int | None, enabled: bool, desc: str):  # noqa: ANN202
+def _progress(total: int | None, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=desc, unit="frame", leave=False)

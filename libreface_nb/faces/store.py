@@ -104,7 +104,7 @@ def load_face(store_dir: str | Path, face_file: str) -> np.ndarray:
 
 
 @functools.cache
-def _schema():  # noqa: ANN202 - pyarrow.Schema (pyarrow imported lazily)
+def _schema():  # pyarrow.Schema (pyarrow imported lazily)
     import pyarrow as pa
 
     simple = {object: pa.string(), "int64": pa.int64(), "float64": pa.float64()}
@@ -121,7 +121,7 @@ def _schema():  # noqa: ANN202 - pyarrow.Schema (pyarrow imported lazily)
     return pa.schema(fields)
 
 
-def _float_lists(values: list, field):  # noqa: ANN001, ANN202 - pyarrow field and array
+def _float_lists(values: list, field):  # pyarrow field and array
     """Per-row arrays (or None) → a ListArray of exactly the column's width, None → null."""
     import pyarrow as pa
 
@@ -138,7 +138,7 @@ def _float_lists(values: list, field):  # noqa: ANN001, ANN202 - pyarrow field a
     )
 
 
-def _rows_table(rows: list[dict]):  # noqa: ANN202 - pyarrow.Table
+def _rows_table(rows: list[dict]):  # pyarrow.Table
     """Manifest row dicts → an Arrow table with the manifest schema (missing keys → null)."""
     import pyarrow as pa
 
@@ -152,7 +152,7 @@ def _rows_table(rows: list[dict]):  # noqa: ANN202 - pyarrow.Table
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _write_table(table, path: Path) -> None:  # noqa: ANN001 - pyarrow.Table
+def _write_table(table, path: Path) -> None:  # pyarrow.Table
     """Write a manifest table atomically (temporary name, then rename)."""
     import pyarrow.parquet as pq
 
@@ -183,7 +183,7 @@ def _latest(keys: pd.DataFrame) -> np.ndarray:
     return keep.index.to_numpy()[order]
 
 
-def _load_table(store: Path, columns: list[str]):  # noqa: ANN202 - pyarrow.Table or None
+def _load_table(store: Path, columns: list[str]):  # pyarrow.Table or None
     """The store's manifest rows (latest wins) as an Arrow table of ``columns``; None if empty."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -208,7 +208,7 @@ def _load_table(store: Path, columns: list[str]):  # noqa: ANN202 - pyarrow.Tabl
     return table.select(columns)
 
 
-def _to_frame(table) -> pd.DataFrame:  # noqa: ANN001 - pyarrow.Table
+def _to_frame(table) -> pd.DataFrame:  # pyarrow.Table
     df = table.to_pandas()
     for col in df.columns:
         if _DTYPES.get(col, object) is not object:
