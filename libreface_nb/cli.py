@@ -2,21 +2,40 @@
 
 libreface-nb run --profile fixture [--only NN] [--set key=value]   # run the notebooks
 libreface-nb version
+
+A sub-command is one entry of :data:`COMMANDS`: its one-line help and a function that takes the
+remaining arguments and returns the exit code (import heavy modules inside that function).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-COMMANDS = {
-    "run": "execute the numbered notebooks headless into a new run folder",
-    "version": "print the package version",
+
+def _run(argv: list[str]) -> int:
+    from libreface_nb.run import main as run_main
+
+    return run_main(argv)
+
+
+def _version(argv: list[str]) -> int:
+    from libreface_nb import __version__
+
+    print(__version__)
+    return 0
+
+
+#: Sub-command → (one-line help, handler(argv) → exit code).
+COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
+    "run": ("execute the numbered notebooks headless into a new run folder", _run),
+    "version": ("print the package version", _version),
 }
 
 
 def _usage() -> str:
     lines = ["usage: libreface-nb COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<10} {text}" for name, text in COMMANDS.items()]
+    lines += [f"  {name:<10} {text}" for name, (text, _) in COMMANDS.items()]
     lines += ["", "libreface-nb COMMAND --help shows a command's options."]
     return "\n".join(lines)
 
@@ -28,17 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0
     command, rest = argv[0], argv[1:]
-    if command == "run":
-        from libreface_nb.run import main as run_main
-
-        return run_main(rest)
-    if command == "version":
-        from libreface_nb import __version__
-
-        print(__version__)
-        return 0
-    print(f"libreface-nb: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
-    return 2
+    if command not in COMMANDS:
+        print(f"libreface-nb: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    return COMMANDS[command][1](rest)
 
 
 if __name__ == "__main__":

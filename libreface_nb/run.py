@@ -3,6 +3,9 @@
     python -m libreface_nb.run --profile fixture [--only 03] [--set key=value] [--set 02.key=value]
     libreface-nb run --profile fixture
 
+From Python: ``record = run(profile="fixture", only=["01"], runs_root=tmp)`` returns the
+:class:`~libreface_nb.runs.RunRecord` that run.json holds (``record.status == "ok"``).
+
 Each notebook runs in its own papermill process (so a per-notebook timeout can stop it cleanly)
 with the profile's parameters, ``run_dir`` set to the run folder and its working directory set to
 its own subfolder. A failing notebook stops the run; its executed copy, with the error, is kept.
@@ -17,6 +20,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,7 @@ import yaml
 from libreface_nb import atomic, runs
 from libreface_nb import profiles as prof
 from libreface_nb.errors import ConfigError, LibreFaceError
+from libreface_nb.run_index import headline, write_index
 
 DEFAULT_KERNEL = "libreface-nb"
 
@@ -62,8 +68,12 @@ def execute_notebook(
     kernel: str,
     cell_timeout: int,
     notebook_timeout: int,
+    env: dict[str, str] | None = None,
 ) -> tuple[str, str]:
     """Execute one notebook with papermill in a child process.
+
+    Args:
+        env: extra environment variables for the notebook's process (and so its kernel).
 
     Returns:
         (status, error): status is "ok", "failed" or "timeout".
@@ -89,7 +99,7 @@ def execute_notebook(
         "--log-level",
         "WARNING",
     ]
-    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", **(env or {})}
     with open(out_dir / "papermill.log", "w") as logf:
         proc = subprocess.Popen(
             cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -116,89 +126,6 @@ def execute_notebook(
     return "failed", error
 
 
-def headline(metrics: dict[str, Any]) -> str:
-    """One line of the scalar entries of a metrics.json."""
-    parts = []
-    for k, v in metrics.items():
-        if isinstance(v, float):
-            parts.append(f"{k}={v:.4g}")
-        elif isinstance(v, int | str | bool) and len(str(v)) <= 40:
-            parts.append(f"{k}={v}")
-    return ", ".join(parts)
-
-
-_KINDS = {
-    "figures": (".png", ".pdf", ".svg"),
-    "tables": (".csv", ".parquet", ".tex", ".md", ".json"),
-    "checkpoints and models": (".pt", ".pth", ".onnx", ".safetensors"),
-}
-
-
-def _artifacts(nb_dir: Path) -> dict[str, list[Path]]:
-    """Files worth linking from a notebook folder: figures/, top-level tables, models anywhere.
-
-    Face stores (folders with a manifest.parquet) are linked once, not face by face.
-    """
-    if not nb_dir.is_dir():
-        return {}
-    stores = [p.parent for p in nb_dir.rglob("manifest.parquet")]
-    top = [p for p in sorted(nb_dir.iterdir()) if p.is_file()]
-    found = {
-        "figures": sorted(
-            p for p in (nb_dir / "figures").glob("*") if p.suffix in _KINDS["figures"]
-        ),
-        "tables": [p for p in top if p.suffix in _KINDS["tables"]]
-        + sorted((nb_dir / "tables").glob("*")),
-        "checkpoints and models": sorted(
-            p
-            for p in nb_dir.rglob("*")
-            if p.suffix in _KINDS["checkpoints and models"]
-            and not any(s in p.parents for s in stores)
-        ),
-        "face stores": [s / "manifest.parquet" for s in stores],
-    }
-    return {k: v for k, v in found.items() if v}
-
-
-def write_index(run_dir: Path) -> Path:
-    """Write ``index.md``: every notebook's status, headline numbers and files, linked."""
-    record = runs.read_run(run_dir)
-    git = record["git"]
-    lines = [
-        f"# Run {record['run_id']}",
-        "",
-        f"Profile **{record['profile']}**, status **{record['status']}**, "
-        f"git {git['sha7']}{' (dirty)' if git.get('dirty') else ''}, "
-        f"started {record['started']}, duration {record.get('duration_s')} s.",
-        "",
-    ]
-    for nb in record["notebooks"]:
-        nb_dir = run_dir / nb["name"]
-        lines += [
-            f"## {nb['name']} — {nb['status']} ({nb.get('duration_s')} s)",
-            "",
-            f"- executed notebook: [{nb['name']}.ipynb]({nb['name']}/{nb['name']}.ipynb)",
-        ]
-        if nb.get("error"):
-            lines.append(f"- error: `{nb['error'][:300]}`")
-        metrics = runs.load_metrics(nb_dir)
-        if metrics:
-            lines.append(f"- headline numbers: {headline(metrics)}")
-        artifacts = _artifacts(nb_dir)
-        for kind, paths in artifacts.items():
-            lines.append(f"- {kind}:")
-            for p in paths:
-                rel = p.relative_to(run_dir).as_posix()
-                lines.append(f"  - [{rel}]({rel})")
-        for p in (f for f in artifacts.get("figures", []) if f.suffix == ".png"):
-            rel = p.relative_to(run_dir).as_posix()
-            lines += ["", f"![{p.stem}]({rel})"]
-        lines.append("")
-    path = run_dir / "index.md"
-    atomic.write_text(path, "\n".join(lines))
-    return path
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="libreface-nb run", description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="fixture", help="profile name in profiles/ or a YAML path")
@@ -219,7 +146,12 @@ def _parser() -> argparse.ArgumentParser:
         help="override a parameter for every notebook that declares it, or NN.KEY=VALUE",
     )
     p.add_argument("--notebooks", type=Path, default=prof.NOTEBOOKS_DIR, help="notebook folder")
-    p.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT, help="parent of run folders")
+    p.add_argument(
+        "--runs-root",
+        type=Path,
+        default=None,
+        help=f"parent of run folders (default ${runs.RUNS_ROOT_ENV} or {runs.RUNS_ROOT})",
+    )
     p.add_argument("--kernel", default=None, help=f"Jupyter kernel (default {DEFAULT_KERNEL})")
     p.add_argument(
         "--list", action="store_true", help="list the notebooks and their parameters, then exit"
@@ -227,125 +159,183 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _list(notebooks: list[Path], declared: dict[str, dict[str, dict[str, Any]]]) -> int:
-    for path in notebooks:
-        print(path.name)
-        for name, info in declared[prof.notebook_number(path)].items():
-            print(f"  {name}: {info['type']} = {info['default']}  # {info['help']}")
-    return 0
+def list_notebooks(notebooks: Path | str = prof.NOTEBOOKS_DIR) -> str:
+    """The numbered notebooks of a folder and their parameters (``--list``)."""
+    lines = []
+    for path in prof.discover_notebooks(Path(notebooks)):
+        lines.append(path.name)
+        for name, info in prof.declared_parameters(path).items():
+            lines.append(f"  {name}: {info['type']} = {info['default']}  # {info['help']}")
+    return "\n".join(lines)
 
 
-def run(args: argparse.Namespace, argv: list[str]) -> int:
-    """Validate everything, then execute the selected notebooks; returns the exit code."""
-    notebooks = prof.discover_notebooks(args.notebooks)
-    declared = {prof.notebook_number(p): prof.declared_parameters(p) for p in notebooks}
-    if args.list:
-        return _list(notebooks, declared)
-    profile = prof.load_profile(args.profile)
+#: Exit code of the command line for each final run status.
+EXIT_CODES = {"ok": 0, "interrupted": 130}
+
+
+def exit_code(record: runs.RunRecord | None) -> int:
+    """0 for a finished run (or nothing to run), 130 when interrupted, 1 otherwise."""
+    return 0 if record is None else EXIT_CODES.get(record.status, 1)
+
+
+def run(
+    profile: str = "fixture",
+    *,
+    only: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+    notebooks: Path | str = prof.NOTEBOOKS_DIR,
+    runs_root: Path | str | None = None,
+    kernel: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> runs.RunRecord | None:
+    """Validate everything, then execute the selected notebooks into a new run folder.
+
+    Args:
+        profile: profile name in ``profiles/`` or a YAML path.
+        only: notebook numbers to run (``["01"]``); empty = all. What they read from earlier
+            notebooks is taken from the newest usable run folder that has it.
+        overrides: ``"key=value"`` or ``"NN.key=value"`` strings (as ``--set``).
+        notebooks: the notebook folder.
+        runs_root: parent of run folders (default :func:`~libreface_nb.runs.resolve_runs_root`);
+            the notebooks get it as ``LIBREFACE_NB_RUNS_ROOT``.
+        kernel: Jupyter kernel (default ``libreface-nb`` if registered, else ``python3``).
+        argv: recorded in run.json (the command line, when called from it).
+
+    Returns:
+        The final run record (also in ``<run folder>/run.json``); None when the folder holds no
+        numbered notebook. SIGTERM/SIGHUP during the run stop it like Ctrl-C (status
+        ``interrupted``); the previous signal handlers are restored before returning.
+
+    Raises:
+        LibreFaceError: a bad profile, parameter or notebook number (nothing has run then).
+    """
+    notebooks = Path(notebooks)
+    paths = prof.discover_notebooks(notebooks)
+    declared = {prof.notebook_number(p): prof.declared_parameters(p) for p in paths}
+    loaded = prof.load_profile(profile)
     for nb, params in declared.items():
         if "run_dir" not in params:
             raise ConfigError(f"notebook {nb} does not declare the parameter run_dir")
-    resolved = prof.resolve_parameters(profile, declared, prof.parse_overrides(args.overrides))
-    only = {o.zfill(2) for o in args.only}
-    if only - set(declared):
+    resolved = prof.resolve_parameters(loaded, declared, prof.parse_overrides(list(overrides)))
+    wanted = {str(o).zfill(2) for o in only}
+    if wanted - set(declared):
         raise ConfigError(
-            f"--only {sorted(only - set(declared))}: no such notebook numbers; "
+            f"--only {sorted(wanted - set(declared))}: no such notebook numbers; "
             f"known: {sorted(declared)}"
         )
-    selected = [p for p in notebooks if not only or prof.notebook_number(p) in only]
+    selected = [p for p in paths if not wanted or prof.notebook_number(p) in wanted]
     if not selected:
-        print(f"no numbered notebooks in {args.notebooks}; nothing to run")
-        return 0
-    kernel = pick_kernel(args.kernel)
-    run_dir = runs.new_run_dir(profile.name, args.runs_root)
-    wanted = {prof.notebook_number(p) for p in selected}
-    seeds = sorted({params["seed"] for nb, params in resolved.items() if nb in wanted
+        print(f"no numbered notebooks in {notebooks}; nothing to run")
+        return None
+    kernel_name = pick_kernel(kernel)
+    root = runs.resolve_runs_root(runs_root)
+    run_dir = runs.new_run_dir(loaded.name, root)
+    numbers = {prof.notebook_number(p) for p in selected}
+    seeds = sorted({params["seed"] for nb, params in resolved.items() if nb in numbers
                     and "seed" in params})  # fmt: skip
     record = runs.start_run(
         run_dir,
-        profile.name,
+        loaded.name,
         seed=seeds[0] if len(seeds) == 1 else (seeds or None),
-        profile_file=str(profile.path),
-        argv=argv,
+        profile_file=str(loaded.path),
+        argv=list(argv or []),
     )
-    record.update(kernel=kernel, description=profile.description)
+    record.kernel, record.description = kernel_name, loaded.description
     print(f"run folder {run_dir}")
+    job = _Job(run_dir, record, resolved, loaded, {runs.RUNS_ROOT_ENV: str(root.resolve())})
+    _execute(selected, job)
+    return record
+
+
+@dataclass
+class _Job:
+    """What every notebook of one run shares."""
+
+    run_dir: Path
+    record: runs.RunRecord
+    resolved: dict[str, dict[str, Any]]
+    profile: prof.Profile
+    env: dict[str, str]
+
+
+def _execute(selected: list[Path], job: _Job) -> None:
+    """Run the notebooks in order until one does not finish; keep run.json and index.md true."""
     t_run = time.monotonic()
     status = "running"
-    _raise_on_sigterm()
+    previous = _raise_on_sigterm()
     try:
         for path in selected:
-            status = _run_one(path, run_dir, record, resolved, profile, kernel)
+            status = _run_one(path, job)
             if status != "ok":
                 break
     except KeyboardInterrupt:
         status = "interrupted"
-        return 130
     except BaseException:
         status = "crashed"
         raise
     finally:
-        for entry in record["notebooks"]:
-            if entry["status"] == "running":  # stopped by Ctrl-C or a crash of the runner
-                entry["status"] = status
-        record.update(
-            status=status, ended=runs.now(), duration_s=round(time.monotonic() - t_run, 1)
-        )
-        runs.write_json_atomic(run_dir / "run.json", record)
-        index = write_index(run_dir)
-        print(f"run {status}: {run_dir}\nindex {index}")
-        for nb in record["notebooks"]:
-            print(
-                f"  {nb['name']}: {nb['status']} "
-                f"{headline(runs.load_metrics(run_dir / nb['name']))}"
-            )
-    return 0 if status == "ok" else 1
+        _restore(previous)
+        record = job.record
+        for entry in record.notebooks:
+            if entry.status == "running":  # stopped by Ctrl-C or a crash of the runner
+                entry.status = status
+        record.status, record.ended = status, runs.now()
+        record.duration_s = round(time.monotonic() - t_run, 1)
+        record.save(job.run_dir)
+        index = write_index(job.run_dir)
+        print(f"run {status}: {job.run_dir}\nindex {index}")
+        for nb in record.notebooks:
+            print(f"  {nb.name}: {nb.status} {headline(runs.load_metrics(job.run_dir / nb.name))}")
 
 
-def _raise_on_sigterm() -> None:
+def _raise_on_sigterm() -> dict[int, Any]:
     """Turn SIGTERM/SIGHUP (CI cancel, ``timeout``, ``kill``) into KeyboardInterrupt, so the
-    running notebook's process group is killed and run.json records "interrupted"."""
+    running notebook's process group is killed and run.json records "interrupted".
+
+    Returns:
+        The handlers replaced (signal → handler), for :func:`_restore`.
+    """
 
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
+    previous: dict[int, Any] = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:
-            signal.signal(sig, handler)
+            previous[sig] = signal.signal(sig, handler)
         except ValueError:  # not the main thread (run() called from a thread): leave defaults
-            return
+            break
+    return previous
 
 
-def _run_one(
-    path: Path, run_dir: Path, record: dict, resolved: dict, profile: prof.Profile, kernel: str
-) -> str:
+def _restore(previous: dict[int, Any]) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+def _run_one(path: Path, job: _Job) -> str:
     nb = prof.notebook_number(path)
-    params = {**resolved[nb], "run_dir": str(run_dir.resolve())}
-    out_dir = runs.notebook_dir(run_dir, path.stem)
-    entry = {
-        "name": path.stem,
-        "parameters": params,
-        "status": "running",
-        "started": runs.now(),
-        "duration_s": None,
-        "error": "",
-    }
-    record["notebooks"].append(entry)
-    runs.write_json_atomic(run_dir / "run.json", record)
+    params = {**job.resolved[nb], "run_dir": str(job.run_dir.resolve())}
+    out_dir = runs.notebook_dir(job.run_dir, path.stem)
+    entry = runs.NotebookRecord(name=path.stem, parameters=params, started=runs.now())
+    job.record.notebooks.append(entry)
+    job.record.save(job.run_dir)
     print(f"[{nb}] {path.stem} ...", flush=True)
     t0 = time.monotonic()
     status, error = execute_notebook(
         path,
         out_dir,
         params,
-        kernel=kernel,
-        cell_timeout=profile.cell_timeout,
-        notebook_timeout=profile.notebook_timeout,
+        kernel=job.record.kernel,
+        cell_timeout=job.profile.cell_timeout,
+        notebook_timeout=job.profile.notebook_timeout,
+        env=job.env,
     )
-    entry.update(status=status, error=error, duration_s=round(time.monotonic() - t0, 1))
-    runs.write_json_atomic(run_dir / "run.json", record)
+    entry.status, entry.error = status, error
+    entry.duration_s = round(time.monotonic() - t0, 1)
+    job.record.save(job.run_dir)
     print(
-        f"[{nb}] {path.stem} {status} in {entry['duration_s']} s"
+        f"[{nb}] {path.stem} {status} in {entry.duration_s} s"
         + (f"\n     {error}\n     executed notebook kept: {out_dir / path.name}" if error else ""),
         flush=True,
     )
@@ -353,14 +343,26 @@ def _run_one(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
+    """Command-line entry point: parse the arguments, call :func:`run`; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
-        return run(args, argv)
+        if args.list:
+            print(list_notebooks(args.notebooks))
+            return 0
+        record = run(
+            args.profile,
+            only=args.only,
+            overrides=args.overrides,
+            notebooks=args.notebooks,
+            runs_root=args.runs_root,
+            kernel=args.kernel,
+            argv=argv,
+        )
     except LibreFaceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    return exit_code(record)
 
 
 if __name__ == "__main__":

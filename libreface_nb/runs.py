@@ -11,10 +11,19 @@ second run started in the same second gets a ``-2`` suffix. Inside:
 
 Notebooks call :func:`notebook_dir` to get their folder and :func:`find_input` to read what an
 earlier notebook wrote, so a person can rerun one notebook alone against an existing run.
+
+run.json is a :class:`RunRecord` (one :class:`NotebookRecord` per notebook started), written by
+:meth:`RunRecord.save` and read by :func:`load_run`; :func:`read_run` gives the raw dict. Keys a
+record does not know (a newer or older writer's) are kept in ``extra`` and written back.
+
+The parent of run folders is :data:`RUNS_ROOT` unless the environment variable
+``LIBREFACE_NB_RUNS_ROOT`` names another folder (:func:`resolve_runs_root`); the runner's
+``--runs-root`` sets it for the notebooks it starts, so their :func:`find_input` looks there too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import logging
@@ -36,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: Default parent folder of run folders.
 RUNS_ROOT = REPO_ROOT / "outputs" / "runs"
+#: Environment variable that overrides :data:`RUNS_ROOT` (tests, CI, a scratch disk).
+RUNS_ROOT_ENV = "LIBREFACE_NB_RUNS_ROOT"
 #: Packages whose versions are recorded in run.json.
 TRACKED_PACKAGES = (
     "libreface-nb",
@@ -59,6 +70,96 @@ TRACKED_PACKAGES = (
 def now() -> str:
     """The local time with its offset, to the second (ISO 8601)."""
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def resolve_runs_root(root: Path | str | None = None) -> Path:
+    """``root`` if given, else ``$LIBREFACE_NB_RUNS_ROOT`` if set, else :data:`RUNS_ROOT`."""
+    if root is not None and str(root):
+        return Path(root)
+    return Path(os.environ.get(RUNS_ROOT_ENV) or RUNS_ROOT)
+
+
+@dataclasses.dataclass
+class NotebookRecord:
+    """One notebook of a run, as run.json's ``notebooks`` list holds it.
+
+    ``status``: ``running``, ``ok``, ``failed``, ``timeout``, ``interrupted`` or ``crashed``.
+    """
+
+    name: str = ""
+    parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
+    status: str = "running"
+    started: str = ""
+    duration_s: float | None = None
+    error: str = ""
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of run.json (``extra`` keys merged back in)."""
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NotebookRecord:
+        """Read a ``notebooks`` entry; missing keys take their defaults."""
+        return _from_dict(cls, data)
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """A run's provenance: run.json (see the module docstring).
+
+    ``status``: ``running``, then ``ok``, ``failed``, ``timeout``, ``interrupted`` or
+    ``crashed``; ``seed``: the one seed the notebooks got, a list when they got several, None.
+    """
+
+    run_id: str = ""
+    profile: str = ""
+    profile_file: str = ""
+    seed: int | list[int] | None = None
+    status: str = "running"
+    started: str = ""
+    ended: str | None = None
+    duration_s: float | None = None
+    argv: list[str] = dataclasses.field(default_factory=list)
+    git: dict[str, Any] = dataclasses.field(default_factory=dict)
+    platform: dict[str, Any] = dataclasses.field(default_factory=dict)
+    packages: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    notebooks: list[NotebookRecord] = dataclasses.field(default_factory=list)
+    kernel: str = ""
+    description: str = ""
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of run.json."""
+        out = _to_dict(self)
+        out["notebooks"] = [nb.to_dict() for nb in self.notebooks]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        """Read run.json's object; older files without some keys read with their defaults."""
+        record = _from_dict(cls, data)
+        record.notebooks = [NotebookRecord.from_dict(nb) for nb in data.get("notebooks", [])]
+        return record
+
+    def notebook(self, name: str) -> NotebookRecord | None:
+        """The record of notebook ``name`` (e.g. ``"01_data_prep_and_augmentation"``), or None."""
+        return next((nb for nb in self.notebooks if nb.name == name), None)
+
+    def save(self, run_dir: Path | str) -> Path:
+        """Write ``run_dir/run.json`` atomically."""
+        return atomic.write_json(Path(run_dir) / "run.json", self.to_dict())
+
+
+def _to_dict(record: Any) -> dict[str, Any]:
+    out = {f.name: getattr(record, f.name) for f in dataclasses.fields(record) if f.name != "extra"}
+    return {**out, **record.extra}
+
+
+def _from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+    known = {k: v for k, v in data.items() if k in names}
+    return cls(**known, extra={k: v for k, v in data.items() if k not in names})
 
 
 def write_json_atomic(path: Path | str, data: Any) -> None:
@@ -112,9 +213,10 @@ def platform_info() -> dict[str, Any]:
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def new_run_dir(profile: str, root: Path | str = RUNS_ROOT, *, sha7: str | None = None) -> Path:
-    """Create and return a new, empty run folder; never reuses an existing one."""
-    root = Path(root)
+def new_run_dir(profile: str, root: Path | str | None = None, *, sha7: str | None = None) -> Path:
+    """Create and return a new, empty run folder under ``root`` (default :func:`resolve_runs_root`);
+    never reuses an existing one."""
+    root = resolve_runs_root(root)
     root.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     sha7 = sha7 or git_info()["sha7"]
@@ -131,29 +233,25 @@ def new_run_dir(profile: str, root: Path | str = RUNS_ROOT, *, sha7: str | None 
 
 def start_run(
     run_dir: Path, profile: str, *, seed: int | None, profile_file: str = "", argv: list[str] = ()
-) -> dict[str, Any]:
-    """Write the initial run.json (status "running") and return it."""
-    record = {
-        "run_id": Path(run_dir).name,
-        "profile": profile,
-        "profile_file": profile_file,
-        "seed": seed,
-        "status": "running",
-        "started": now(),
-        "ended": None,
-        "duration_s": None,
-        "argv": list(argv),
-        "git": git_info(),
-        "platform": platform_info(),
-        "packages": package_versions(),
-        "notebooks": [],
-    }
-    atomic.write_json(Path(run_dir) / "run.json", record)
+) -> RunRecord:
+    """Write the initial run.json (status "running") and return its record."""
+    record = RunRecord(
+        run_id=Path(run_dir).name,
+        profile=profile,
+        profile_file=profile_file,
+        seed=seed,
+        started=now(),
+        argv=list(argv),
+        git=git_info(),
+        platform=platform_info(),
+        packages=package_versions(),
+    )
+    record.save(run_dir)
     return record
 
 
 def read_run(run_dir: Path | str) -> dict[str, Any]:
-    """Load a run folder's run.json."""
+    """A run folder's run.json as a plain dict (see :func:`load_run` for the typed record)."""
     path = Path(run_dir) / "run.json"
     try:
         return json.loads(path.read_text())
@@ -161,6 +259,15 @@ def read_run(run_dir: Path | str) -> dict[str, Any]:
         raise RunError(f"{path} is missing: {run_dir} is not a run folder") from e
     except json.JSONDecodeError as e:
         raise RunError(f"{path} is not valid JSON ({e}); the run folder is damaged") from e
+
+
+def load_run(run_dir: Path | str) -> RunRecord:
+    """A run folder's run.json as a :class:`RunRecord` (older files read too: a missing key takes
+    its default, a missing ``run_id`` the folder's name)."""
+    data = read_run(run_dir)
+    if not isinstance(data, dict):
+        raise RunError(f"{Path(run_dir) / 'run.json'} does not hold a JSON object")
+    return RunRecord.from_dict({"run_id": Path(run_dir).name, **data})
 
 
 def notebook_dir(run_dir: Path | str, notebook: str) -> Path:
@@ -186,18 +293,18 @@ def _usable(run: Path, relpath: str, profile: str | None) -> str:
     if not (run / notebook / "metrics.json").exists():
         return f"notebook {notebook} did not finish there (no metrics.json)"
     try:
-        record = read_run(run)
+        record = load_run(run)
     except RunError as e:
         return str(e)
-    entry = next((n for n in record.get("notebooks", []) if n.get("name") == notebook), None)
-    if entry is not None and entry.get("status") != "ok":
-        return f"notebook {notebook} has status {entry.get('status')!r} there"
-    if profile not in (None, "interactive") and record.get("profile") != profile:
-        return f"profile {record.get('profile')!r} is not {profile!r}"
+    entry = record.notebook(notebook)
+    if entry is not None and entry.status != "ok":
+        return f"notebook {notebook} has status {entry.status!r} there"
+    if profile not in (None, "interactive") and record.profile != profile:
+        return f"profile {record.profile!r} is not {profile!r}"
     return ""
 
 
-def find_input(run_dir: Path | str, relpath: str, runs_root: Path | str = RUNS_ROOT) -> Path:
+def find_input(run_dir: Path | str, relpath: str, runs_root: Path | str | None = None) -> Path:
     """Find an earlier notebook's output: in ``run_dir`` first, then in the newest usable run.
 
     Another run is usable when the notebook that wrote ``relpath`` finished there (it wrote its
@@ -208,7 +315,8 @@ def find_input(run_dir: Path | str, relpath: str, runs_root: Path | str = RUNS_R
     Args:
         run_dir: the current run folder.
         relpath: path relative to a run folder, e.g. ``"01_data_prep_and_augmentation/faces"``.
-        runs_root: where to look for other runs.
+        runs_root: where to look for other runs (default :func:`resolve_runs_root`:
+            ``$LIBREFACE_NB_RUNS_ROOT`` or :data:`RUNS_ROOT`).
 
     Raises:
         RunError: when no usable run folder holds ``relpath``; the message says what to run.
@@ -218,8 +326,8 @@ def find_input(run_dir: Path | str, relpath: str, runs_root: Path | str = RUNS_R
         return here
     profile = None
     if str(run_dir) and (Path(run_dir) / "run.json").exists():
-        profile = read_run(run_dir).get("profile")
-    root = Path(runs_root)
+        profile = read_run(run_dir).get("profile")  # any run.json, however old
+    root = resolve_runs_root(runs_root)
     skipped = []
     for run in sorted(root.iterdir(), reverse=True) if root.is_dir() else []:
         if not (run / relpath).exists() or run == Path(run_dir):

@@ -235,3 +235,70 @@ def test_sigterm_stops_the_notebook_and_records_interrupted(tmp_path):
     assert rec["status"] == "interrupted" and rec["notebooks"][0]["status"] == "interrupted"
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(tmp_path / "notebooks" / "01_slow.ipynb") not in ps  # papermill child killed too
+
+
+@pytest.mark.slow
+def test_run_from_python_returns_the_record_and_restores_signal_handlers(tmp_path):
+    import signal
+
+    from libreface_nb import runs
+    from libreface_nb.run import exit_code, run
+
+    body = (
+        "import os\nfrom libreface_nb import runs\n"
+        "d = runs.notebook_dir(run_dir, '01_env')\n"
+        "runs.save_metrics(d, {'root': os.environ['LIBREFACE_NB_RUNS_ROOT'], 'n': n})\n"
+    )
+    make_notebook(tmp_path / "nbs" / "01_env.ipynb", 'run_dir = ""  # run\nn = 1  # n\n', body)
+    (tmp_path / "tiny.yaml").write_text("parameters:\n  n: 2\n")
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    record = run(
+        str(tmp_path / "tiny.yaml"),
+        only=["1"],
+        overrides=["n=4"],
+        notebooks=tmp_path / "nbs",
+        runs_root=tmp_path / "runs",
+        kernel="python3",
+    )
+    assert isinstance(record, runs.RunRecord)
+    assert record.status == "ok"
+    assert exit_code(record) == 0
+    assert [nb.name for nb in record.notebooks] == ["01_env"]
+    assert record.notebooks[0].parameters["n"] == 4
+    assert {s: signal.getsignal(s) for s in before} == before
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    assert runs.load_run(run_dir) == record  # what run.json holds
+    metrics = runs.load_metrics(run_dir / "01_env")
+    assert metrics["root"] == str((tmp_path / "runs").resolve())  # the kernel got the runs root
+
+
+def test_run_refuses_an_unknown_notebook_number_before_making_a_folder(workspace):
+    from libreface_nb.run import run
+
+    tmp, nbs, profile = workspace
+    with pytest.raises(ConfigError, match="no such notebook numbers"):
+        run(str(profile), only=["7"], notebooks=nbs, runs_root=tmp / "runs", kernel="python3")
+    assert not (tmp / "runs").exists()
+
+
+def test_exit_codes_follow_the_run_status():
+    from libreface_nb import runs
+    from libreface_nb.run import exit_code
+
+    def rec(status):
+        return runs.RunRecord(run_id="r", profile="p", status=status)
+
+    assert exit_code(None) == 0  # nothing to run
+    assert exit_code(rec("ok")) == 0
+    assert exit_code(rec("interrupted")) == 130
+    assert exit_code(rec("failed")) == 1
+    assert exit_code(rec("timeout")) == 1
+
+
+def test_cli_dispatches_on_its_command_table(capsys):
+    from libreface_nb import __version__, cli
+
+    assert set(cli.COMMANDS) == {"run", "version"}
+    assert cli.main(["version"]) == 0
+    assert capsys.readouterr().out.strip() == __version__
+    assert cli.main(["nope"]) == 2

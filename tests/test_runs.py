@@ -22,7 +22,7 @@ def test_new_run_dirs_are_unique_and_named(tmp_path):
 def test_start_run_records_provenance(tmp_path):
     rec = runs.start_run(tmp_path, "fixture", seed=3, argv=["--profile", "fixture"])
     on_disk = runs.read_run(tmp_path)
-    assert on_disk == json.loads(json.dumps(rec, default=str))
+    assert on_disk == json.loads(json.dumps(rec.to_dict(), default=str))
     assert on_disk["status"] == "running" and on_disk["seed"] == 3
     assert on_disk["packages"]["torch"].startswith("2.14.1")
     assert set(on_disk["git"]) == {"sha", "sha7", "dirty"}
@@ -88,3 +88,43 @@ def test_metrics_roundtrip(tmp_path):
     runs.save_metrics(tmp_path, {"pcc": 0.5, "n": 3})
     assert runs.load_metrics(tmp_path) == {"pcc": 0.5, "n": 3}
     assert runs.load_metrics(tmp_path / "nothing") == {}
+
+
+def test_run_record_reads_an_older_run_json_and_keeps_unknown_keys(tmp_path):
+    old = {  # a run.json written before kernel/description existed, plus a future key
+        "run_id": "20260101-000000_fixture_abc1234",
+        "profile": "fixture",
+        "status": "ok",
+        "notebooks": [{"name": "01_x", "status": "ok", "parameters": {"seed": 0}, "gpu": "none"}],
+        "future_key": [1, 2],
+    }
+    runs.write_json_atomic(tmp_path / "run.json", old)
+    record = runs.load_run(tmp_path)
+    assert record.status == "ok"
+    assert record.kernel == ""
+    assert record.notebook("01_x").parameters == {"seed": 0}
+    assert record.notebook("02_y") is None
+    assert record.extra == {"future_key": [1, 2]}
+    record.save(tmp_path)
+    again = runs.read_run(tmp_path)
+    assert again["future_key"] == [1, 2]
+    assert again["notebooks"][0]["gpu"] == "none"
+    assert runs.RunRecord.from_dict(again) == record
+
+
+def test_runs_root_comes_from_the_argument_then_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv(runs.RUNS_ROOT_ENV, raising=False)
+    assert runs.resolve_runs_root() == runs.RUNS_ROOT
+    monkeypatch.setenv(runs.RUNS_ROOT_ENV, str(tmp_path / "env"))
+    assert runs.resolve_runs_root() == tmp_path / "env"
+    assert runs.resolve_runs_root(tmp_path / "arg") == tmp_path / "arg"
+    made = runs.new_run_dir("fixture", sha7="abc1234")
+    assert made.parent == tmp_path / "env"
+
+
+def test_find_input_looks_in_the_environment_runs_root(tmp_path, monkeypatch):
+    root = tmp_path / "elsewhere"
+    _finished_run(root, "20260101-000000_fixture_abc1234")
+    monkeypatch.setenv(runs.RUNS_ROOT_ENV, str(root))
+    found = runs.find_input("", "01_x/faces")
+    assert found == root / "20260101-000000_fixture_abc1234" / "01_x" / "faces"
