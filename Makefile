@@ -52,6 +52,6 @@ test-notebooks: env
 	$(PY) -m pytest -m notebooks --timeout=3600
 
 lint: env
-	$(PY) -m ruff check libreface_nb tests benchmarks
+	$(PY) -m ruff check libreface_nb tests benchmarks notebooks
 	$(PY) -m ruff format --check libreface_nb tests benchmarks
 	$(PY) -m pytest tests/test_notebook_hygiene.py -q

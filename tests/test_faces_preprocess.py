@@ -264,11 +264,11 @@ def test_selecting_20000_requests_from_20000_rows() -> None:
             seen.add(pos)
             expected.append(pos)
 
-    table = pp._request_table(requests)
+    table = pp.request_table(requests)
     got = pp._select(manifest, table)
     assert got["tag"].tolist() == expected
     assert len(got) == 10000 + 2000 + 8000  # every row of the store, once
-    by_source = {r.source: r.frames for r in pp._requests(table)}
+    by_source = {r.source: r.frames for r in pp.requests_by_source(table)}
     assert len(by_source) == 10000 + 4 + 1999
     assert by_source[videos[3]] is None and by_source[videos[0]] == list(range(3000))
     assert by_source[stills[0]] == [0]

@@ -32,17 +32,10 @@ from libreface_nb.faces.align import align_face, face_quad
 from libreface_nb.faces.manifest import new_row
 from libreface_nb.faces.mesh import Face, FaceMesh
 from libreface_nb.faces.pose import head_pose
+from libreface_nb.faces.requests import Request, request_table, requests_by_source
 from libreface_nb.faces.store import StoreWriter, load_manifest
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Request:
-    """One source and the frames wanted from it (None: every frame of a video)."""
-
-    source: str
-    frames: list[int] | None
 
 
 @dataclass(frozen=True)
@@ -137,53 +130,6 @@ class _LazyMesh:
             self.mesh.close()
 
 
-def _request_table(items: Iterable | pd.DataFrame) -> pd.DataFrame:
-    """Items → one row per item: ``source`` (str) and ``frame`` (int64; -1: every frame)."""
-    if isinstance(items, pd.DataFrame):
-        missing = {"source", "frame"} - set(items.columns)
-        if missing:
-            raise ValueError(f"the index table lacks column(s) {sorted(missing)}")
-        sources = items["source"].astype(str).to_numpy()
-        frames = items["frame"].reset_index(drop=True)
-    else:
-        pairs = list(items)
-        sources = np.array([str(s) for s, _ in pairs], dtype=object)
-        frames = pd.Series([f for _, f in pairs], dtype=object)
-    whole = frames.isna().to_numpy()
-    given = frames[~whole]
-    odd = given.dtype == bool or (
-        given.dtype == object and given.map(lambda f: isinstance(f, bool | str | bytes)).any()
-    )
-    if odd:
-        raise ValueError(f"frame numbers must be integers or None; got {given.tolist()[:5]}")
-    try:
-        numbers = pd.to_numeric(given).to_numpy()
-        bad = given[(numbers < 0) | (numbers % 1 != 0) | (numbers >= 2**62)]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"frame numbers must be integers or None: {exc}") from exc
-    if len(bad):
-        wanted = "frame numbers must be integers ≥ 0 (None: every frame of a video)"
-        raise ValueError(f"{wanted}; got {bad.tolist()[:5]}")
-    frame = np.full(len(frames), -1, dtype=np.int64)
-    frame[~whole] = numbers.astype(np.int64)
-    return pd.DataFrame({"source": pd.Series(sources, dtype=str), "frame": frame})
-
-
-def _requests(table: pd.DataFrame) -> list[_Request]:
-    """The request table → one request per source, in first-seen order, frames sorted."""
-    table = table.drop_duplicates(["source", "frame"])
-    codes, sources = pd.factorize(table["source"])
-    frames = table["frame"].to_numpy()
-    order = np.lexsort((frames, codes))  # by source, then frame (-1, "every frame", first)
-    codes, frames = codes[order], frames[order]
-    starts = np.flatnonzero(np.diff(codes)) + 1
-    groups = np.split(frames, starts) if len(frames) else []
-    return [
-        _Request(str(src), None if group[0] < 0 else group.tolist())
-        for src, group in zip(sources, groups, strict=True)
-    ]
-
-
 @dataclass
 class _Job:
     """What every source of one ``preprocess_sources`` call shares."""
@@ -232,8 +178,8 @@ def preprocess_sources(
         ValueError: a frame number that is not a whole number ≥ 0 or None.
     """
     opts = replace(options or PreprocessOptions(), **overrides)
-    table = _request_table(items)
-    requests = _requests(table)
+    table = request_table(items)
+    requests = requests_by_source(table)
     writer = StoreWriter(store_dir, opts.store_params())
     known = [len(r.frames) for r in requests if r.frames is not None]
     bar = _progress(sum(known) if len(known) == len(requests) else None, progress, "faces")
@@ -252,7 +198,7 @@ def preprocess_sources(
 
 
 def _select(manifest: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """The manifest rows answering the request table (see :func:`_request_table`), in order.
+    """The manifest rows answering the request table (:func:`.requests.request_table`), in order.
 
     Two merges, one on (source, frame) and one on source for whole-video rows, so the cost
     grows as N log N, not as requests × manifest rows.
@@ -273,7 +219,7 @@ def _select(manifest: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     return manifest.iloc[hits["_row"].to_numpy()].reset_index(drop=True)
 
 
-def _run_still(req: _Request, job: _Job) -> None:
+def _run_still(req: Request, job: _Job) -> None:
     writer, proc, mesh, bar = job.writer, job.proc, job.still_mesh, job.bar
     frames = req.frames if req.frames is not None else [0]
     todo = [f for f in frames if (req.source, f) not in writer.done]
@@ -297,12 +243,12 @@ def _run_still(req: _Request, job: _Job) -> None:
     bar.update(len(todo))
 
 
-def _video_frames(req: _Request, todo: set[int] | None) -> Iterator[io.VideoFrame]:
+def _video_frames(req: Request, todo: set[int] | None) -> Iterator[io.VideoFrame]:
     stop = max(todo) + 1 if todo else None
     yield from io.iter_video(req.source, frames=todo, stop=stop)
 
 
-def _run_video(req: _Request, job: _Job) -> None:
+def _run_video(req: Request, job: _Job) -> None:
     writer, proc, bar, opts = job.writer, job.proc, job.bar, job.opts
     if req.frames is None and writer.video_done(req.source):
         return
