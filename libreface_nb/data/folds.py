@@ -148,6 +148,44 @@ def official_split(
     return folds
 
 
+def holdout_fold(
+    subject_bases: Mapping[str, str],
+    subjects: Iterable[str],
+    base: str,
+    *,
+    name: str = "holdout",
+    val_fraction: float = 0.15,
+    seed: int = 0,
+) -> Folds:
+    """One fold whose test subjects are exactly those made from ``base`` (an identity never seen
+    in training): train and validation subjects all come from the other base photos.
+
+    Args:
+        subject_bases: index subject → base-photo key (a SynthAU fixture's record).
+        subjects: the subjects of the index.
+        base: the base-photo key to hold out.
+        name: the fold's name.
+
+    Raises:
+        ConfigError: no subject of the index comes from ``base``, or too few come from the
+            others to train and validate.
+    """
+    present = sorted(set(subjects))
+    test = [s for s in present if subject_bases.get(s) == base]
+    if not test:
+        known = sorted({subject_bases[s] for s in present if s in subject_bases})
+        raise ConfigError(
+            f"holdout_base={base!r}: no subject of this index was made from it; its subjects "
+            f"come from {known or 'no recorded base photo'}"
+        )
+    if len(present) - len(test) < 2:
+        raise ConfigError(
+            f"holdout_base={base!r}: {len(present) - len(test)} subject(s) from other base photos;"
+            " at least 2 are needed (one to train, one to validate): add subjects or base photos"
+        )
+    return with_validation({name: test}, present, val_fraction=val_fraction, seed=seed)
+
+
 def check_exclusive(folds: Folds, subjects: Iterable[str] | None = None) -> None:
     """Raise unless, in every fold, test, validation and train share no subject.
 

@@ -5,8 +5,10 @@ The notebook stays a list of calls; each step here is small and testable.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ from libreface_nb.data.fixtures.cache import (  # noqa: F401 - their old home, s
     fixture_fingerprint,
     fixture_root,
 )
-from libreface_nb.errors import NoFaceError
+from libreface_nb.errors import ConfigError, NoFaceError
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +32,17 @@ READERS = registry.NAMES
 
 @dataclass
 class LoadedDataset:
-    """A dataset index and where it came from."""
+    """A dataset index and where it came from.
+
+    ``subject_bases``: for a SynthAU fixture, index subject → the base photo it was made from
+    (:func:`~libreface_nb.data.fixtures.fixture_subject_bases`); {} for provider data.
+    """
 
     name: str
     root: Path
     index: pd.DataFrame
     synthetic: bool
+    subject_bases: dict[str, str] = field(default_factory=dict)
 
 
 def fixture_sizes(name: str, n_subjects: int, n_frames: int) -> dict[str, int]:
@@ -51,6 +58,7 @@ def load_dataset(
     n_subjects: int = 3,
     n_frames: int = 40,
     cache_dir: str | Path | None = None,
+    base_photos: str = "",
 ) -> LoadedDataset:
     """Read a dataset in its native layout, or build the SynthAU fixture in that layout first.
 
@@ -62,23 +70,39 @@ def load_dataset(
         n_frames: fixture frames per video (DISFA), 2× frames per task (BP4D), or images.
         cache_dir: where fixtures are generated (default
             :func:`~libreface_nb.data.fixtures.fixture_cache_dir`).
+        base_photos: fixture base photos: comma-separated bundled names, image paths or
+            folders; empty = the two bundled photos (see
+            :func:`~libreface_nb.data.synth.parse_base_photos`).
     """
     spec = registry.get(name)
     synthetic = not str(data_root)
+    bases: dict[str, str] = {}
     if synthetic:
-        from libreface_nb.data.fixtures import make_fixture
+        from libreface_nb.data import fixtures
 
         sizes = spec.notebook_sizes(n_subjects, n_frames)
-        root = make_fixture(name, fixture_root(sizes, seed, cache_dir), seed=seed, **sizes)
+        record = fixtures.base_photo_record(base_photos)
+        tag = hashlib.sha1(json.dumps(record).encode()).hexdigest()[:10] if record else ""
+        folder = fixture_root(sizes, seed, cache_dir, tag=tag)
+        root = fixtures.make_fixture(name, folder, seed=seed, base_photos=base_photos, **sizes)
+        bases = fixtures.fixture_subject_bases(root)
+    elif str(base_photos).strip():
+        raise ConfigError("base_photos applies to SynthAU fixtures only: leave data_root empty")
     else:
         root = Path(data_root).expanduser()
     index = spec.read_index(root)
     log.info("%s: %d rows, %d subjects from %s", name, len(index), index.subject.nunique(), root)
-    return LoadedDataset(name=name, root=Path(root), index=index, synthetic=synthetic)
+    return LoadedDataset(name, Path(root), index, synthetic, subject_bases=bases)
 
 
 def make_folds(
-    index: pd.DataFrame, name: str, n_folds: int, seed: int
+    index: pd.DataFrame,
+    name: str,
+    n_folds: int,
+    seed: int,
+    *,
+    holdout_base: str = "",
+    subject_bases: dict[str, str] | None = None,
 ) -> tuple[dict[str, dict[str, list[str]]], str]:
     """Subject-exclusive folds with validation subjects held out from each training side.
 
@@ -87,11 +111,26 @@ def make_folds(
     official split (RAF-DB, AffectNet) use it (``n_folds`` is ignored there). See
     :class:`~libreface_nb.data.registry.DatasetSpec`.
 
+    ``holdout_base`` (a SynthAU base photo: bundled name or path) replaces all that by one fold
+    ``holdout`` whose test subjects are exactly those made from it (kind ``"holdout-base"``);
+    ``subject_bases`` is the fixture's subject → base record (``LoadedDataset.subject_bases``).
+
     Returns:
         (folds, kind) where kind names the partition used.
     """
     from libreface_nb.data import folds as F
 
+    if str(holdout_base).strip():
+        from libreface_nb.data.synth.base import base_key
+
+        if not subject_bases:
+            raise ConfigError(
+                "holdout_base needs a SynthAU fixture that records its base photos "
+                "(data_root empty); provider data has no base photos"
+            )
+        key = base_key(holdout_base.strip())
+        folds = F.holdout_fold(subject_bases, index["subject"], key, seed=seed)
+        return folds, "holdout-base"
     spec = registry.get(name)
     if spec.official_split:
         return F.official_split(index, seed=seed), "official"

@@ -17,7 +17,14 @@ Typical use::
     frame = synth.render_face(subjects[0], dict(zip(synth.SYNTH_AUS, curves[10])), frame_seed=10)
 """
 
-from libreface_nb.data.synth.base import BASES, CROP_SCALE, base_face
+from libreface_nb.data.synth.base import (
+    BASES,
+    CROP_SCALE,
+    base_face,
+    base_key,
+    parse_base_photos,
+    photo_hash,
+)
 from libreface_nb.data.synth.render import (
     EXPRESSION_OPTIONAL,
     EXPRESSION_PROTOTYPES,
@@ -53,6 +60,9 @@ __all__ = [
     "atlas",
     "au_curves",
     "base_face",
+    "base_key",
+    "parse_base_photos",
+    "photo_hash",
     "expression_intensities",
     "make_subjects",
     "render_face",

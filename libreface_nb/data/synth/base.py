@@ -1,10 +1,13 @@
 """SynthAU base photographs: load, find the mesh once, cut a working image, precompute geometry.
 
-The bases are public-domain portraits that ship inside installed packages, so nothing is
+The bundled bases are public-domain portraits that ship inside installed packages, so nothing is
 downloaded: scikit-image's ``astronaut`` (Eileen Collins, NASA; 512×512) and matplotlib's
-``grace_hopper.jpg`` (US Navy; 600×512). Each is read and meshed by MediaPipe once per process
-(:func:`base_face` is cached); everything a frame needs that does not depend on the frame is
-computed here.
+``grace_hopper.jpg`` (US Navy; 600×512). Any other face photograph works too: a base is named by
+a *key*, :func:`base_key` of a bundled name, an image path (key: the absolute path) or a uint8
+RGB array (key: ``array:<content hash>``, registered in this process). Each photo is meshed by
+MediaPipe once per process and content (:func:`base_mesh` caches per content hash, so the same
+picture given as a path and as an array is meshed once); everything a frame needs that does not
+depend on the frame is computed here (:func:`base_face`, cached per key and size).
 
 Working image: a square of ``WORK_SCALE`` × ``CROP_SCALE`` × the face box around the face, resized
 to ``WORK_SCALE × size`` pixels, so that the output (a ``CROP_SCALE`` × face-box view, rotated,
@@ -14,13 +17,15 @@ scaled and shifted by the frame's pose) stays inside it at a scale near 1.
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from libreface_nb.data.synth import aus as A
 from libreface_nb.data.synth import warp as W
-from libreface_nb.errors import NoFaceError, UnreadableInputError
+from libreface_nb.errors import ConfigError, NoFaceError, UnreadableInputError
 
 BASES = ("astronaut", "grace_hopper")
 #: Output view side relative to the face box (faces fill the frame like DISFA/BP4D face crops).
@@ -29,8 +34,78 @@ CROP_SCALE = 1.6
 WORK_SCALE = 1.5
 
 
+#: Photos given as arrays, by key (``array:<hash>``); paths and bundled names are read again.
+_ARRAYS: dict[str, np.ndarray] = {}
+#: Meshes by content hash of the photo.
+_MESHES: dict[str, np.ndarray] = {}
+
+
+def photo_hash(photo: np.ndarray) -> str:
+    """A short content hash of a uint8 RGB photo (its shape and bytes)."""
+    arr = np.ascontiguousarray(photo, dtype=np.uint8)
+    h = hashlib.sha256(str(arr.shape).encode())
+    h.update(arr.tobytes())
+    return h.hexdigest()[:16]
+
+
+def base_key(base: str | Path | np.ndarray) -> str:
+    """The key that names a base photo: a bundled name, an absolute image path, or
+    ``array:<hash>`` for an array (registered so that :func:`load_base_photo` finds it).
+
+    Raises:
+        ConfigError: a string that is neither a bundled name nor an existing file.
+        ValueError: an array that is not uint8 RGB ``[H, W, 3]``.
+    """
+    if isinstance(base, np.ndarray):
+        if base.dtype != np.uint8 or base.ndim != 3 or base.shape[2] != 3:
+            raise ValueError(f"a base photo array must be uint8 [H, W, 3], not {base.dtype} "
+                             f"{base.shape}")  # fmt: skip
+        key = f"array:{photo_hash(base)}"
+        _ARRAYS.setdefault(key, np.ascontiguousarray(base))
+        return key
+    if str(base) in BASES:
+        return str(base)
+    path = Path(base).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"SynthAU base {str(base)!r}: not a bundled photo ({', '.join(BASES)}) nor an image "
+            "file; pass a bundled name, a face photo's path or a folder of them"
+        )
+    return str(path.resolve())
+
+
+def parse_base_photos(spec: str) -> tuple[str, ...]:
+    """Base keys from a notebook parameter: comma-separated bundled names, image paths or
+    folders (a folder gives its image files, sorted by name); ``""`` gives :data:`BASES`.
+
+    Raises:
+        ConfigError: an entry that is none of these, or a folder without images.
+    """
+    from libreface_nb.faces.io import is_image
+
+    keys: list[str] = []
+    for entry in (e.strip() for e in str(spec).split(",")):
+        if not entry:
+            continue
+        folder = Path(entry).expanduser()
+        if entry not in BASES and folder.is_dir():
+            photos = sorted(p for p in folder.iterdir() if p.is_file() and is_image(p))
+            if not photos:
+                raise ConfigError(f"base_photos: the folder {folder} holds no image file")
+            keys += [base_key(p) for p in photos]
+        else:
+            keys.append(base_key(entry))
+    return tuple(dict.fromkeys(keys)) or BASES
+
+
 def load_base_photo(name: str) -> np.ndarray:
-    """A base photograph as uint8 RGB ``[H, W, 3]`` (``"astronaut"`` or ``"grace_hopper"``)."""
+    """A base photograph as uint8 RGB ``[H, W, 3]``, by key (see :func:`base_key`)."""
+    if name in _ARRAYS:
+        return _ARRAYS[name]
+    if name not in BASES and Path(name).is_file():
+        from libreface_nb.faces.io import read_image
+
+        return read_image(name)
     if name == "astronaut":
         import skimage.data
 
@@ -45,18 +120,30 @@ def load_base_photo(name: str) -> np.ndarray:
                 return np.ascontiguousarray(np.asarray(im.convert("RGB")))
         except OSError as err:
             raise UnreadableInputError(f"{path}: cannot read matplotlib's sample photo") from err
-    raise ValueError(f"unknown SynthAU base {name!r}; expected one of {BASES}")
+    raise ValueError(f"unknown SynthAU base {name!r}; expected one of {BASES}, a path or an array")
 
 
-@functools.lru_cache(maxsize=len(BASES))
 def base_mesh(name: str) -> np.ndarray:
-    """The 478-point mesh of a base photo, float64 ``[478, 2]`` pixels (detected once)."""
-    from libreface_nb.faces.mesh import detect_faces
+    """The 478-point mesh of a base photo, float64 ``[478, 2]`` pixels (detected once per content).
 
-    faces = detect_faces(load_base_photo(name))
-    if not faces:
-        raise NoFaceError(f"MediaPipe found no face in the SynthAU base photo {name!r}")
-    return faces[0].landmarks[:, :2].astype(np.float64)
+    Raises:
+        NoFaceError: MediaPipe finds no face in the photo (names it).
+    """
+    photo = load_base_photo(name)
+    digest = photo_hash(photo)
+    if digest not in _MESHES:
+        from libreface_nb.faces.mesh import detect_faces
+
+        faces = detect_faces(photo)
+        if not faces:
+            raise NoFaceError(
+                f"MediaPipe found no face in the SynthAU base photo {name!r}; use a photo with "
+                "one clearly visible, roughly frontal face"
+            )
+        mesh = faces[0].landmarks[:, :2].astype(np.float64)
+        mesh.setflags(write=False)
+        _MESHES[digest] = mesh
+    return _MESHES[digest]
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +205,7 @@ def _work_crop(photo: np.ndarray, mesh: np.ndarray, size: int) -> tuple[np.ndarr
     return image, (mesh - [x0, y0] + 0.5) * scale - 0.5
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def base_face(name: str, size: int) -> BaseFace:
     """The cached :class:`BaseFace` of base photo ``name`` for output side ``size``."""
     image, mesh = _work_crop(load_base_photo(name), base_mesh(name), size)

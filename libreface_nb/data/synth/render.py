@@ -30,7 +30,7 @@ from libreface_nb.config import EXPRESSIONS, INTENSITY_MAX
 from libreface_nb.data.synth import aus as A
 from libreface_nb.data.synth import style as S
 from libreface_nb.data.synth import warp as W
-from libreface_nb.data.synth.base import BASES, CROP_SCALE, base_face
+from libreface_nb.data.synth.base import BASES, CROP_SCALE, base_face, base_key
 
 #: AUs SynthAU can move: the union of DISFA's and BP4D's AUs (config.DISFA_AUS, config.BP4D_AUS).
 SYNTH_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26)
@@ -65,7 +65,8 @@ class SynthSubject:
 
     Attributes:
         subject_id: e.g. ``"S001"``.
-        base: ``"astronaut"`` or ``"grace_hopper"``.
+        base: the base photo's key: ``"astronaut"``, ``"grace_hopper"``, an image path or
+            ``array:<hash>`` (:func:`~libreface_nb.data.synth.base.base_key`).
         seed: seeds the subject's frames (mixed with each frame's ``frame_seed``).
         mirror: whether frames are flipped left-right (a second identity per base photo).
         shape: identity coefficients ``[N_IDENTITY]`` (face width, eye distance, nose length,
@@ -93,14 +94,26 @@ class AUIntensities(dict):
         self.sides: dict[int, str] = dict(sides)
 
 
-def make_subjects(n: int, seed: int) -> list[SynthSubject]:
-    """``n`` deterministic pseudo-subjects; bases alternate astronaut / grace_hopper.
+def make_subjects(
+    n: int, seed: int, bases: Sequence[str | np.ndarray] | None = None
+) -> list[SynthSubject]:
+    """``n`` deterministic pseudo-subjects; bases taken in turn (default astronaut / grace_hopper).
 
-    Subject ``i`` depends only on ``(seed, i)``, so ``make_subjects(3, s)[:2] ==
-    make_subjects(2, s)``. Every second pair is mirrored, giving four distinct looks per cycle.
+    Subject ``i`` depends only on ``(seed, i)`` and its base ``bases[i % len(bases)]``, so
+    ``make_subjects(3, s)[:2] == make_subjects(2, s)``. Every second round through the bases is
+    mirrored, giving two distinct looks per base.
+
+    Args:
+        n: number of subjects.
+        seed: drives identity shape, style and frame seeds.
+        bases: base photos: bundled names, image paths or uint8 RGB arrays (see
+            :func:`~libreface_nb.data.synth.base.base_key`); default :data:`BASES`.
     """
     if n < 0:
         raise ValueError(f"n must be ≥ 0, got {n}")
+    keys = BASES if bases is None else tuple(base_key(b) for b in bases)
+    if not keys:
+        raise ValueError("bases must name at least one base photo")
     subjects = []
     for i in range(n):
         rng = np.random.default_rng([seed, i])
@@ -108,9 +121,9 @@ def make_subjects(n: int, seed: int) -> list[SynthSubject]:
         subjects.append(
             SynthSubject(
                 subject_id=f"S{i + 1:03d}",
-                base=BASES[i % len(BASES)],
+                base=keys[i % len(keys)],
                 seed=int(rng.integers(2**31)),
-                mirror=(i // len(BASES)) % 2 == 1,
+                mirror=(i // len(keys)) % 2 == 1,
                 shape=tuple(round(float(v), 6) for v in shape),
                 style=S.random_style(rng),
             )
