@@ -51,11 +51,15 @@ def make_store(root: Path, subjects=("S1", "S2", "S3"), frames: int = 8, seed: i
     return pd.DataFrame(rows), root
 
 
-def au_dataset(index: pd.DataFrame, store: Path, size: int = 32):
+def au_dataset(index: pd.DataFrame, store: Path, size: int = 32, task: str = "intensity"):
     """An eval FaceDataset over ``index`` with ``.table`` as data.splits.make_datasets sets it."""
     from libreface_nb.data.dataset import FaceDataset
+    from libreface_nb.data.splits import task_labels
     from libreface_nb.data.transforms import build_transform
+    from libreface_nb.models.tasks import get_task
 
-    ds = FaceDataset(index, store, AUS, build_transform("au", False, size=size))
+    index = task_labels(index, task)
+    columns = list(get_task(task).outputs)
+    ds = FaceDataset(index, store, columns, build_transform("au", False, size=size))
     ds.table = index.reset_index(drop=True)
     return ds
