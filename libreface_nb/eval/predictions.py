@@ -186,3 +186,13 @@ def metrics_from_predictions(
     else:
         result = compute(np.arange(len(table)))
     return result, M.summary(result)
+
+
+def per_subject_metrics(table: pd.DataFrame, task: str, **options) -> pd.DataFrame:
+    """The long metric table of each subject's frames, with a ``subject`` column first."""
+    parts = []
+    for subject, part in table.groupby("subject", sort=True):
+        result, _ = metrics_from_predictions(part, task, **options)
+        parts.append(result.assign(subject=str(subject)))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["subject", *[c for c in out.columns if c != "subject"]]]

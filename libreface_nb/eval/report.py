@@ -151,7 +151,8 @@ def to_markdown(table: ResultTable) -> str:
 _TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
                 "^": r"\textasciicircum{}", "†": r"\textsuperscript{\dag}", "–": "--",
-                "≈": r"$\approx$"}  # fmt: skip
+                "≈": r"$\approx$", "§": r"\S{}", "·": r"$\cdot$", "±": r"$\pm$",
+                "—": "---"}  # fmt: skip
 
 
 def tex_escape(text: str) -> str:
