@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -85,3 +87,14 @@ def test_latex_escapes_underscores_outside_the_label(table):
 
 def test_tex_escape_specials():
     assert R.tex_escape("a_b & 50% #1 †") == r"a\_b \& 50\% \#1 \textsuperscript{\dag}"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_table_compiles_with_pdflatex(tmp_path, table):
+    doc = tmp_path / "doc.tex"
+    doc.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                   + R.to_latex(table, "tab:x") + "\\end{document}\n")  # fmt: skip
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 1000
