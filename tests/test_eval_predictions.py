@@ -137,3 +137,62 @@ def test_onnx_and_torch_give_the_same_table(dataset, tmp_path, activated):
     ref = evaluate(module, dataset, "intensity")
     got = evaluate(_export(module, tmp_path / "m.onnx", activated), dataset, "intensity")
     pd.testing.assert_frame_equal(got, ref, atol=1e-5, rtol=0)
+
+
+class Joint(torch.nn.Module):
+    """Two outputs like the export stream's joint student: AUs and AUs_c."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, image):
+        y = self.inner(image)["intensity"]
+        return y, -y
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_onnx_output_is_taken_from_the_tasks_metadata(dataset, tmp_path):
+    import onnx
+
+    torch.manual_seed(0)
+    module = Tiny().eval()
+    path = tmp_path / "joint.onnx"
+    torch.onnx.export(Joint(module), (torch.zeros(1, 3, 32, 32),), str(path),
+                      input_names=["image"], output_names=["AUs", "AUs_c"], dynamo=False,
+                      dynamic_axes={"image": {0: "n"}})  # fmt: skip
+    proto = onnx.load(str(path))
+    onnx.helper.set_model_props(proto, {"tasks": '["intensity", "detection"]',
+                                        "outputs": '["AUs", "AUs_c"]'})  # fmt: skip
+    onnx.save(proto, str(path))
+    table = evaluate(path, dataset, "detection")
+    x = torch.stack([dataset[i]["image"] for i in range(len(dataset))])
+    with torch.no_grad():
+        expected = torch.sigmoid(-module(x)["intensity"]).numpy()
+    np.testing.assert_allclose(table[P.value_columns("detection")[12:]], expected, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from libreface_nb.models.factory import ModelConfig, create_model, save_model
+
+    torch.manual_seed(0)
+    model = create_model(ModelConfig(arch="resnet18", tasks=("intensity",), img_size=32))
+    return model.eval(), save_model(tmp_path_factory.mktemp("ckpt") / "model.pt", model)
+
+
+def test_a_checkpoint_path_gives_the_same_table_as_the_model(dataset, checkpoint):
+    model, path = checkpoint
+    pd.testing.assert_frame_equal(evaluate(path, dataset, "intensity"),
+                                  evaluate(model, dataset, "intensity"))  # fmt: skip
+
+
+def test_a_model_without_the_task_head_is_refused(dataset, checkpoint):
+    with pytest.raises(ConfigError, match="no 'detection' head"):
+        evaluate(checkpoint[0], dataset, "detection")
+
+
+def test_input_size_mismatch_names_the_fix(tmp_path_factory, checkpoint):
+    index, store = make_store(tmp_path_factory.mktemp("s64"), subjects=("S1",), frames=2)
+    with pytest.raises(ConfigError, match="img_size=32"):
+        evaluate(checkpoint[0], au_dataset(index, store, size=64), "intensity")

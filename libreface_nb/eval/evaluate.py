@@ -8,8 +8,10 @@ A model is one of:
 - a path to a ``models.save_model`` checkpoint (``.pt``), loaded with ``factory.load_model``;
 - a path to an ``.onnx`` file, or an ``onnxruntime.InferenceSession``. Expected graph: input
   ``image`` float32 [N, 3, S, S] (RGB, ImageNet-normalised, as the dataset returns it; the only
-  input is used if none is called ``image``); output named by the task's ``onnx_output``
-  (``AUs`` or ``FEs``; the only output is used if that name is absent, or pass ``output_name``).
+  input is used if none is called ``image``); the output is ``output_name`` if given, else the
+  one the metadata's ``tasks``/``outputs`` JSON lists pair with the task (the export stream's
+  contract: the joint student has ``AUs`` and ``AUs_c``), else the task's ``onnx_output``
+  (``AUs`` or ``FEs``), else the only output.
   The ONNX metadata key ``activation_applied`` (``"1"``/``"true"``: the graph ends in the
   activation, e.g. ``AUs`` already 5·sigmoid) says whether to activate; absent = raw outputs.
 
@@ -20,6 +22,7 @@ order (no shuffling), so the table's rows follow ``dataset.rows``.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -75,6 +78,15 @@ def _is_onnx(model: Any) -> bool:
     return type(model).__name__ == "InferenceSession"
 
 
+def _output_from_metadata(meta: dict[str, str], task: str) -> str:
+    """The output for ``task`` from the ``tasks``/``outputs`` JSON lists ("" when absent)."""
+    try:
+        tasks, outputs = json.loads(meta["tasks"]), json.loads(meta["outputs"])
+        return str(outputs[list(tasks).index(task)])
+    except (KeyError, ValueError, IndexError, TypeError):
+        return ""
+
+
 def _onnx_runner(model: Any, task: str, output_name: str | None):
     from libreface_nb.models.tasks import activate, get_task
 
@@ -82,13 +94,13 @@ def _onnx_runner(model: Any, task: str, output_name: str | None):
     inputs = [i.name for i in sess.get_inputs()]
     outputs = [o.name for o in sess.get_outputs()]
     in_name = "image" if "image" in inputs else inputs[0]
-    out_name = output_name or get_task(task).onnx_output
+    meta = sess.get_modelmeta().custom_metadata_map
+    out_name = output_name or _output_from_metadata(meta, task) or get_task(task).onnx_output
     if out_name not in outputs:
         if len(outputs) != 1:
             raise CheckpointError(f"ONNX model has outputs {outputs}, none named {out_name!r}:"
                                   " pass output_name=")  # fmt: skip
         out_name = outputs[0]
-    meta = sess.get_modelmeta().custom_metadata_map
     applied = str(meta.get("activation_applied", "")).lower() in TRUE_VALUES
     log.info("ONNX %s → %s (activation_applied=%s)", in_name, out_name, applied)
 
