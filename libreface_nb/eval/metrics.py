@@ -299,3 +299,11 @@ def summary(table: pd.DataFrame) -> dict[str, float]:
         for row in table[table["output"] == output].itertuples():
             out[row.metric] = float(row.value)
     return out
+
+
+def definitions() -> str:
+    """The metric-definition table of this module's docstring (plain text)."""
+    doc = __doc__ or ""
+    start = doc.index("=====")
+    end = doc.rindex("=====") + doc[doc.rindex("=====") :].index("\n")
+    return doc[start:end]

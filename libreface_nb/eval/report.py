@@ -132,8 +132,13 @@ def au_table(
         notes.append("Published values: " + "; ".join(sources) + ".")
     if any(not v for v in sources.values()):
         notes.append("† unverified transcription of the published table (facts sheet §8).")
-    if any(f"{m}_ci_low" in numbers and numbers[f"{m}_ci_low"].notna().any() for m in results):
+    if any(numbers[f"{m}_ci_low"].notna().any() for m in results):
         notes.append("Ours: value [95% CI], percentile bootstrap over test subjects.")
+    for model, t in results.items():
+        head = t[(t["metric"] == metric) & t["output"].isin(["mean", "all"])]
+        why = str(head["ci_reason"].iloc[0]) if "ci_reason" in head and len(head) else ""
+        if why and numbers[f"{model}_ci_low"].isna().all():
+            notes.append(f"No interval for {model}: {why}.")
     caption = caption or f"{metric} per output; ours beside published values."
     return ResultTable(numbers, cells, notes, caption)
 
@@ -168,7 +173,7 @@ def to_latex(table: ResultTable, label: str = "tab:results") -> str:
         if output == "mean":
             body.append(r"\midrule")
         body.append(" & ".join(tex_escape(c) for c in [output, *row]) + r" \\")
-    caption = " ".join([table.caption, *table.notes])
+    caption = " ".join([table.caption.rstrip(".") + ".", *table.notes])
     return "\n".join([
         r"\begin{table}[t]",
         r"\centering",

@@ -199,7 +199,9 @@ def training_curves(histories: Mapping[str, pd.DataFrame | str | Path]) -> Figur
     return fig
 
 
-def au_time_series(table: pd.DataFrame, source: str, outputs: Sequence[str]) -> Figure:
+def au_time_series(
+    table: pd.DataFrame, source: str, outputs: Sequence[str], *, title: str = ""
+) -> Figure:
     """True (grey) and predicted (colour) intensity or probability over one video's frames."""
     import matplotlib.pyplot as plt
 
@@ -216,5 +218,7 @@ def au_time_series(table: pd.DataFrame, source: str, outputs: Sequence[str]) -> 
         ax.set_ylim(-0.04 * top, top)
     axes[0, 0].legend(frameon=False, ncol=2, loc="upper right", bbox_to_anchor=(1, 1.6))
     axes[-1, 0].set_xlabel(f"frame of {Path(str(source)).name}")
+    if title:
+        axes[0, 0].set_title(title, loc="left")
     fig.tight_layout()
     return fig
