@@ -91,10 +91,22 @@ def pcc(t, p) -> Score:
     return Score(float(np.clip((dt * dp).sum() / (st * sp), -1.0, 1.0)), t.size)
 
 
-def pcc_per_subject(t, p, subjects) -> Score:
-    """Mean over subjects of the within-subject Pearson r (subjects where r is defined)."""
-    t, p, subjects = np.asarray(t, float), np.asarray(p, float), np.asarray(subjects)
-    scores = {s: pcc(t[subjects == s], p[subjects == s]) for s in np.unique(subjects)}
+def _groups(subjects) -> dict[str, np.ndarray]:
+    subjects = np.asarray(subjects).astype(str)
+    names, inverse = np.unique(subjects, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(names.size + 1))
+    return {str(n): order[bounds[i] : bounds[i + 1]] for i, n in enumerate(names)}
+
+
+def pcc_per_subject(t, p, subjects, groups: dict[str, np.ndarray] | None = None) -> Score:
+    """Mean over subjects of the within-subject Pearson r (subjects where r is defined).
+
+    ``groups`` (subject → row indices) may be passed to skip regrouping ``subjects``.
+    """
+    t, p = np.asarray(t, float), np.asarray(p, float)
+    groups = groups if groups is not None else _groups(subjects)
+    scores = {s: pcc(t[rows], p[rows]) for s, rows in groups.items()}
     good = [sc.value for sc in scores.values() if not sc.reason]
     if not good:
         return _nan(0, f"r undefined in every subject ({len(scores)})")
@@ -199,26 +211,28 @@ def _rows(output: str, scores: dict[str, Score]) -> list[tuple]:
     return [(output, m, s.value, s.n, s.reason) for m, s in scores.items()]
 
 
-def _mean_rows(table: pd.DataFrame) -> list[tuple]:
-    rows = []
-    for metric, part in table.groupby("metric", sort=False):
-        ok = part[part["value"].notna()]
-        skipped = sorted(set(part["output"]) - set(ok["output"]))
-        if ok.empty:
-            rows.append(("mean", metric, np.nan, 0, f"undefined for every output {skipped}"))
+def _mean_rows(rows: list[tuple]) -> list[tuple]:
+    """One ``mean`` row per metric over the per-output rows (``all`` rows excluded)."""
+    by_metric: dict[str, list[tuple[str, float]]] = {}
+    for output, metric, value, _, _ in rows:
+        if output != "all":
+            by_metric.setdefault(metric, []).append((output, value))
+    out = []
+    for metric, pairs in by_metric.items():
+        ok = [v for _, v in pairs if np.isfinite(v)]
+        skipped = sorted(o for o, v in pairs if not np.isfinite(v))
+        if not ok:
+            out.append(("mean", metric, np.nan, 0, f"undefined for every output {skipped}"))
             continue
-        why = f"mean over {len(ok)} of {len(part)}; skipped {skipped}" if skipped else ""
-        rows.append(("mean", metric, float(ok["value"].mean()), len(ok), why))
-    return rows
+        why = f"mean over {len(ok)} of {len(pairs)}; skipped {skipped}" if skipped else ""
+        out.append(("mean", metric, float(np.mean(ok)), len(ok), why))
+    return out
 
 
 def _table(rows: list[tuple], with_mean: bool = True) -> pd.DataFrame:
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    if with_mean:
-        per_output = table[~table["output"].isin(["all"])]
-        table = pd.concat([table, pd.DataFrame(_mean_rows(per_output), columns=list(COLUMNS))])
+    table = pd.DataFrame(rows + (_mean_rows(rows) if with_mean else []), columns=list(COLUMNS))
     table["n"] = table["n"].astype("int64")
-    return table.reset_index(drop=True)
+    return table
 
 
 def intensity_metrics(
@@ -243,11 +257,12 @@ def intensity_metrics(
     if per_subject and subjects is None:
         raise ValueError("per_subject=True needs subjects")
     rows = []
+    groups = _groups(subjects) if per_subject else None
     for j, name in enumerate(outputs):
         t, p = true[:, j], pred[:, j]
         scores = {"pcc": pcc(t, p)}
         if per_subject:
-            scores["pcc_subject"] = pcc_per_subject(t, p, subjects)
+            scores["pcc_subject"] = pcc_per_subject(t, p, subjects, groups)
         for form in icc_forms:
             scores[ICC_FORMS[form]] = icc(np.stack([t, p], axis=1), form)
         scores.update(mae=mae(t, p), mse=mse(t, p))

@@ -78,12 +78,16 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     names = list(groups)
     keys = pd.MultiIndex.from_frame(base[KEY])
+    order = base[KEY].to_numpy().tolist()
     reps = np.full((n_boot, len(base)), np.nan)
     for b in range(n_boot):
         pick = rng.integers(0, len(names), size=len(names))
         rows = np.concatenate([groups[names[i]] for i in pick])
-        table = compute(rows).set_index(KEY)["value"]
-        reps[b] = table.reindex(keys).to_numpy(float)
+        table = compute(rows)
+        if table[KEY].to_numpy().tolist() == order:  # the usual case: same rows, same order
+            reps[b] = table["value"].to_numpy(float)
+        else:
+            reps[b] = table.set_index(KEY)["value"].reindex(keys).to_numpy(float)
     ok = np.isfinite(reps)
     base["n_boot"] = ok.sum(axis=0)
     alpha = 100 * (1 - level) / 2
