@@ -61,3 +61,52 @@ def test_time_series_picks():
 
     outputs = list(get_task("intensity").outputs)
     assert pipeline.most_active(table, outputs, k=2) == [outputs[3], outputs[7]]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A run folder with notebook 01's outputs (3 subjects) and a teacher, but no student."""
+    import torch
+    from eval_helpers import make_store
+
+    from libreface_nb.data import folds as F
+    from libreface_nb.data.splits import NB01
+    from libreface_nb.models.factory import ModelConfig, create_model, save_model
+
+    root = tmp_path_factory.mktemp("runs")
+    run = root / "r1"
+    nb = run / NB01
+    index, store = make_store(nb / "faces", frames=3)
+    index.to_parquet(nb / "index.parquet")
+    F.write_folds(nb / "folds.json", {"fold1": {"test": ["S3"], "val": ["S2"]}}, dataset="disfa",
+                  kind="test", seed=0)  # fmt: skip
+    (nb / "metrics.json").write_text(json.dumps({"dataset": "disfa", "face_store": str(store)}))
+    (run / "run.json").write_text(json.dumps({"profile": "fixture", "notebooks": []}))
+    torch.manual_seed(0)
+    model = create_model(ModelConfig(arch="resnet18", tasks=("intensity",), img_size=32))
+    save_model(run / pipeline.RUN_MODELS["teacher"], model)
+    return run, root
+
+
+def test_evaluate_run_models_evaluates_what_the_run_has(run, tmp_path):
+    from libreface_nb.data.splits import load_run_data
+
+    run_dir, root = run
+    data = load_run_data(run_dir, runs_root=root)
+    tables, skipped = pipeline.evaluate_run_models(run_dir, ["teacher", "student"], data,
+                                                   "intensity", out_dir=tmp_path,
+                                                   runs_root=root)  # fmt: skip
+    assert tables["teacher"]["subject"].unique().tolist() == ["S3"]
+    assert (tmp_path / "predictions" / "teacher.parquet").is_file()
+    assert "run notebook 03_resnet18_distillation first" in skipped["student"]
+
+
+def test_a_model_without_the_task_head_is_skipped_with_the_reason(run):
+    from libreface_nb.data.splits import load_run_data
+
+    run_dir, root = run
+    data = load_run_data(run_dir, runs_root=root)
+    tables, skipped = pipeline.evaluate_run_models(run_dir, ["teacher"], data, "detection",
+                                                   runs_root=root)  # fmt: skip
+    assert tables == {}
+    assert "no 'detection' head" in skipped["teacher"]

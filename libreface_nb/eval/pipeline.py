@@ -16,7 +16,7 @@ Layout written into ``04_evaluation/`` of a run (see CONTRACTS "Run-folder artef
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,47 @@ def evaluate_checkpoint(
     model = load_model(path, map_location=device)
     test = make_datasets(data, task, img_size=model.config.img_size, roles=("test",))["test"]
     return evaluate(model, test, task, batch_size=batch_size, device=device)
+
+
+def evaluate_run_models(
+    run_dir: str | Path,
+    names: Sequence[str],
+    data: Any,
+    task: str,
+    *,
+    out_dir: Path | None = None,
+    batch_size: int = 32,
+    device: str = "cpu",
+    **find: Any,
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Evaluate the run's models named ``names`` (keys of :data:`RUN_MODELS`).
+
+    A model the run lacks, or one without a ``task`` head, is skipped with its reason.
+    With ``out_dir``, each table is saved as ``out_dir/predictions/<name>.parquet``.
+
+    Returns:
+        (name → predictions table, name → why it was skipped).
+    """
+    from libreface_nb.errors import ConfigError
+    from libreface_nb.eval.predictions import save_predictions
+
+    unknown = [n for n in names if n not in RUN_MODELS]
+    skipped = {n: f"not a run model (known: {sorted(RUN_MODELS)})" for n in unknown}
+    found, missing = find_optional(run_dir, {n: RUN_MODELS[n] for n in names if n not in unknown},
+                                   **find)  # fmt: skip
+    skipped.update(missing)
+    tables = {}
+    for name, path in found.items():
+        try:
+            tables[name] = evaluate_checkpoint(path, data, task, batch_size=batch_size,
+                                               device=device)  # fmt: skip
+        except ConfigError as e:  # e.g. a teacher trained for another task
+            skipped[name] = f"{path}: {e}"
+            continue
+        if out_dir is not None:
+            save_predictions(tables[name], Path(out_dir) / "predictions" / f"{name}.parquet")
+        log.info("%s: %d test frames from %s", name, len(tables[name]), path)
+    return tables, skipped
 
 
 def long_table(results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
