@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from eval_helpers import au_dataset, face_for, make_store
 
@@ -57,3 +58,12 @@ def test_detection_baseline_separates_presence(datasets):
     result, _ = P.metrics_from_predictions(table, "detection")
     auc = result.set_index(["output", "metric"])["value"]
     assert auc[("AU01", "auc")] > 0.9  # AU01 ≥ 2 ↔ a tall bar
+
+
+def test_max_train_fits_on_a_seeded_subset(datasets):
+    cfg = HogConfig(c_grid=(1e-2,), max_train=10)
+    a, _ = run_hog_baseline(datasets["intensity"], "intensity", cfg, seed=1)
+    b, _ = run_hog_baseline(datasets["intensity"], "intensity", cfg, seed=1)
+    full, _ = run_hog_baseline(datasets["intensity"], "intensity", HogConfig(c_grid=(1e-2,)))
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["pred_AU01"], full["pred_AU01"])  # fewer frames, another fit

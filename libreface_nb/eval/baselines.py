@@ -24,9 +24,10 @@ C                     one value for all AUs, chosen from ``c_grid`` by the mean 
                       (PCC / F1); then refit on train + validation with that C
 ====================  ============================================================================
 
-An AU without known training labels gets NaN predictions (reported as undefined metrics); an AU
-whose training labels are all equal is predicted as that constant. Fits are deterministic
-(``random_state=seed``).
+``max_train`` caps the training frames (a random subset drawn with ``seed``) to bound the fit
+time on large datasets. An AU without known training labels gets NaN predictions (reported as
+undefined metrics); an AU whose training labels are all equal is predicted as that constant.
+Fits are deterministic (``random_state=seed``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class HogConfig:
     subject_median: bool = False
     c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
     max_iter: int = 5000
+    #: Fit on at most this many training frames (a seeded random subset; 0 = all of them).
+    max_train: int = 0
 
 
 def hog_of_face(face: np.ndarray, cfg: HogConfig = HogConfig()) -> np.ndarray:
@@ -187,8 +190,12 @@ def run_hog_baseline(
         for role, ds in datasets.items()
         if role in ("train", "val", "test")
     }
-    val = xy.get("val", (None, None))
-    base.fit_features(*xy["train"], *val)
+    x, y = xy["train"]
+    if 0 < cfg.max_train < len(x):
+        keep = np.sort(np.random.default_rng(seed).choice(len(x), cfg.max_train, replace=False))
+        x, y = x[keep], y[keep]
+        log.info("HOG baseline: fitting on %d of %d training frames", len(x), len(xy["train"][0]))
+    base.fit_features(x, y, *xy.get("val", (None, None)))
     pred = base.predict_features(xy["test"][0])
     table = build_table(dataset_meta(datasets["test"]), task, xy["test"][1], pred, "test")
     return table, base
