@@ -61,6 +61,14 @@ def test_bootstrap_columns_from_a_table():
     assert {"ci_low", "ci_high", "n_boot", "ci_reason"} <= set(result.columns)
 
 
+def test_metrics_across_folds_average_the_fold_values():
+    folds = {"f1": _intensity_table(seed=1), "f2": _intensity_table(seed=2)}
+    per = [P.metrics_from_predictions(t, "intensity")[1]["pcc"] for t in folds.values()]
+    out = P.metrics_across_folds(folds, "intensity").set_index(["output", "metric"])
+    assert out.loc[("mean", "pcc"), "mean"] == pytest.approx(np.mean(per))
+    assert out.loc[("mean", "pcc"), "std"] == pytest.approx(np.std(per, ddof=1))
+
+
 def test_expression_table_and_metrics():
     probs = np.eye(8)[[0, 1, 2, 2, 5]]
     table = P.build_table(_meta(5), "expression", np.array([0, 1, 2, 3, -1]), probs)

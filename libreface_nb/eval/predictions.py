@@ -196,3 +196,17 @@ def per_subject_metrics(table: pd.DataFrame, task: str, **options) -> pd.DataFra
         parts.append(result.assign(subject=str(subject)))
     out = pd.concat(parts, ignore_index=True)
     return out[["subject", *[c for c in out.columns if c != "subject"]]]
+
+
+def metrics_across_folds(tables: dict[str, pd.DataFrame], task: str, **options) -> pd.DataFrame:
+    """Per (output, metric): mean ± std over folds of each fold's test-set value.
+
+    Args:
+        tables: fold name → that fold's predictions table (its test subjects).
+        **options: passed to :func:`metrics_from_predictions` (``n_boot`` is ignored).
+    """
+    from libreface_nb.eval.uncertainty import across_folds
+
+    options.pop("n_boot", None)
+    per_fold = {f: metrics_from_predictions(t, task, **options)[0] for f, t in tables.items()}
+    return across_folds(per_fold)
