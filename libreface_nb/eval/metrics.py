@@ -29,6 +29,7 @@ metric           definition (t = true label, p = prediction, over frames with t 
 ``auc``          detection, per AU: ROC AUC of the probability (Mann–Whitney, ties count ½).
                  Undefined with only one class among the known labels.
 ``f1_micro``     detection, ``output="all"``: F1 from TP, FP, FN pooled over every AU.
+                 (The ``mean`` row of ``f1`` is the macro F1, LibreFace's "average F1".)
 ``f1``           expression, per class c: one-vs-rest 2·TP / (2·TP + FP + FN).
 ``f1_macro``     expression, ``output="all"``: mean of per-class F1 over the classes present
                  in t or p (scikit-learn's default ``average="macro"``).
