@@ -87,7 +87,10 @@ def test_read_history_skips_bad_lines_and_keeps_last_epoch(tmp_path):
 
 
 def test_training_curves_plot_losses_and_val_metrics(tmp_path):
-    hist = pd.DataFrame({"epoch": [0, 1, 2], "loss": [1, 0.6, 0.5], "val_pcc": [0.1, 0.2, 0.3]})
+    # the keys stream train writes: epoch, step, lr, train_<loss>, val_<metric>, best, seconds
+    hist = pd.DataFrame({"epoch": [0, 1, 2], "step": [4, 8, 12], "lr": [1e-3] * 3,
+                         "train_loss": [1, 0.6, 0.5], "val_pcc": [0.1, 0.2, 0.3],
+                         "best": [True, True, True], "seconds": [1.0, 1.0, 1.0]})  # fmt: skip
     fig = E.training_curves({"teacher": hist, "missing": tmp_path / "none.jsonl"})
     assert [len(ax.lines) for ax in fig.axes] == [1, 1]
     assert _saved(fig, tmp_path, "curves") == [".pdf", ".png"]
