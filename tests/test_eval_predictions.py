@@ -204,3 +204,15 @@ def test_input_size_mismatch_names_the_fix(tmp_path_factory, checkpoint):
     index, store = make_store(tmp_path_factory.mktemp("s64"), subjects=("S1",), frames=2)
     with pytest.raises(ConfigError, match="img_size=32"):
         evaluate(checkpoint[0], au_dataset(index, store, size=64), "intensity")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_onnx_input_size_metadata_is_checked(dataset, tmp_path):
+    import onnx
+
+    path = _export(Tiny().eval(), tmp_path / "m.onnx", activated=False)
+    proto = onnx.load(str(path))
+    onnx.helper.set_model_props(proto, {"input_size": "64"})
+    onnx.save(proto, str(path))
+    with pytest.raises(ConfigError, match="img_size=64"):
+        evaluate(path, dataset, "intensity")
