@@ -18,7 +18,7 @@ A model is one of:
 Inputs come from the dataset's own (eval) transform; the model's ``config.img_size`` (or the ONNX
 metadata's ``input_size``), when it has one, must match the images. Evaluation runs in
 ``eval()`` mode under ``torch.no_grad``, in dataset order (no shuffling), so the table's rows
-follow ``dataset.rows``. Tested against the export stream's joint-student ONNX files (activated
+follow ``dataset.rows``. Checked by hand against the export stream's joint-student ONNX (activated
 ``AUs``/``AUs_c``): the tables match the torch checkpoint's within 1e-6.
 """
 
