@@ -1,6 +1,8 @@
 """The ``libreface-nb`` command.
 
 libreface-nb run --profile fixture [--only NN] [--set key=value]   # run the notebooks
+libreface-nb predict PATH... --out results.csv  # AUs, expressions, pose per frame and face
+libreface-nb export CHECKPOINT --out DIR       # a model.pt → DIR/student_fp32.onnx (+ int8)
 libreface-nb version
 """
 
@@ -10,7 +12,14 @@ import sys
 
 COMMANDS = {
     "run": "execute the numbered notebooks headless into a new run folder",
+    "predict": "AUs, expressions and head pose for images, folders and videos → CSV/Parquet",
+    "export": "export a model.pt to ONNX (fp32, and int8 with --calibrate STORE)",
     "version": "print the package version",
+}
+#: Sub-commands implemented elsewhere: name → (module, function taking argv, returning a code).
+HANDLERS = {
+    "predict": ("libreface_nb.infer.cli", "predict_main"),
+    "export": ("libreface_nb.infer.cli", "export_main"),
 }
 
 
@@ -32,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         from libreface_nb.run import main as run_main
 
         return run_main(rest)
+    if command in HANDLERS:
+        import importlib
+
+        module, func = HANDLERS[command]
+        return getattr(importlib.import_module(module), func)(rest)
     if command == "version":
         from libreface_nb import __version__
 

@@ -124,3 +124,55 @@ def test_rank_faces_sorts_ok_rows_by_score():
     assert rank_faces(t, "Happiness", top=2)["source"].tolist() == ["b", "a"]
     assert rank_faces(t, "AU12", ascending=True)["source"].tolist() == ["b", "a", "d"]
     assert rank_faces(t, "AU12", one_per_source=False)["rank"].tolist() == [1, 2, 3, 4]
+
+
+def test_cli_predict_video_to_csv(model_files, media, tmp_path, capsys):
+    from libreface_nb import cli
+
+    out = tmp_path / "clip.csv"
+    code = cli.main(["predict", str(media / "b_clip.avi"), "--model", str(model_files[1]),
+                     "--out", str(out), "--no-progress"])  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "student_fp32.onnx" in text and "for teaching" in text
+    t = pd.read_csv(out)
+    assert t["status"].tolist() == ["no_face"] * 3 + ["ok"] * 3
+    assert "6 rows (no_face 3, ok 3)" in text
+
+
+def test_cli_out_dir_one_file_per_input_and_skips_done(model_files, media, tmp_path, capsys):
+    from libreface_nb import cli
+
+    argv = ["predict", str(media), "--model", str(model_files[1]), "--out-dir", str(tmp_path),
+            "--format", "parquet", "--openface-columns", "--no-progress"]  # fmt: skip
+    assert cli.main(argv) == 0
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["a_astronaut.parquet", "b_clip.parquet", "c_broken.parquet", "d_grace.parquet"]
+    broken = pd.read_parquet(tmp_path / "c_broken.parquet")
+    assert (broken["status"].tolist(), broken["success"].tolist()) == (["unreadable"], [0])
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    assert "skipping 4 input(s)" in capsys.readouterr().out
+
+
+def test_cli_refuses_an_unknown_results_format(model_files, media, tmp_path):
+    from libreface_nb import cli
+
+    argv = ["predict", str(media / "a_astronaut.png"), "--model", str(model_files[1]),
+            "--out", str(tmp_path / "r.xlsx"), "--no-progress"]  # fmt: skip
+    assert cli.main(argv) == 2
+
+
+def test_default_model_is_the_newest_export(tmp_path):
+    from libreface_nb.errors import CheckpointError
+    from libreface_nb.infer.backends import find_default_model
+
+    with pytest.raises(CheckpointError, match="no exported model"):
+        find_default_model(tmp_path)
+    for run in ("20260101-000000_fixture_aaaaaaa", "20260102-000000_fixture_bbbbbbb"):
+        d = tmp_path / run / "05_onnx_cpu_profiling"
+        d.mkdir(parents=True)
+        for name in ("student_fp32.onnx", "student_int8.onnx"):
+            (d / name).write_bytes(b"")
+    newest = find_default_model(tmp_path)
+    assert (newest.parent.parent.name[:8], newest.name) == ("20260102", "student_int8.onnx")

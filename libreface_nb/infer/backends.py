@@ -81,7 +81,7 @@ class TorchBackend:
         from libreface_nb.export.onnx import Activated, model_info
 
         if isinstance(model, str | Path):
-            model = _load_checkpoint(Path(model))
+            model = load_checkpoint(Path(model))
         if threads:
             torch.set_num_threads(int(threads))
         self.device = torch.device(device)
@@ -96,7 +96,8 @@ class TorchBackend:
         return {n: y.float().cpu().numpy() for n, y in zip(self.info.outputs, ys, strict=True)}
 
 
-def _load_checkpoint(path: Path) -> Any:
+def load_checkpoint(path: Path) -> Any:
+    """A FaceModel from a ``models.save_model`` file."""
     try:
         from libreface_nb.models.factory import load_model
     except ImportError as exc:  # stream models' factory not merged yet
