@@ -216,6 +216,8 @@ def quantize_int8(
     *,
     batch_size: int = 8,
     per_channel: bool = True,
+    activations: str = "uint8",
+    reduce_range: bool = True,
 ) -> Path:
     """Static QDQ int8 copy of an fp32 export, calibrated on ``calibration`` faces.
 
@@ -226,6 +228,11 @@ def quantize_int8(
         int8_path: output (default: the fp32 name with ``_int8``).
         batch_size: calibration batch size.
         per_channel: per-output-channel weight scales (recommended for CNNs).
+        activations: ``"uint8"`` (U8S8: the fast int8 kernels on AVX2 CPUs without VNNI) or
+            ``"int8"`` (S8S8). Measured on this project's 2-core AMD EPYC (AVX2, no VNNI),
+            ResNet-18 at 224, 1 thread: fp32 ~39 ms, S8S8 ~36 ms, U8S8 ~21 ms per face.
+        reduce_range: 7-bit weights, which avoids the U8S8 saturation of non-VNNI CPUs (ONNX
+            Runtime's advice); it also agreed better with fp32 here.
 
     Returns:
         The int8 file, with the fp32 file's metadata, ``precision = int8`` and ``calibration``.
@@ -242,6 +249,10 @@ def quantize_int8(
         else fp32_path.with_name(fp32_path.name.replace("_fp32.onnx", "_int8.onnx"))
     )
     _check_name(out, "int8")
+    kinds = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
+    if activations not in kinds:
+        raise ConfigError(f"activations must be one of {sorted(kinds)}, got {activations!r}")
+    act = kinds[activations]
     if len(calibration) == 0:
         raise ConfigError("quantize_int8 needs at least one calibration face")
     with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent) as work:
@@ -252,11 +263,14 @@ def quantize_int8(
         quantize_static(
             str(pre), str(tmp), _Reader(calibration, batch_size),
             quant_format=QuantFormat.QDQ, per_channel=per_channel,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+            activation_type=act, weight_type=QuantType.QInt8, reduce_range=reduce_range,
             op_types_to_quantize=list(QUANT_OPS), calibrate_method=CalibrationMethod.MinMax,
         )  # fmt: skip
         proto = onnx.load(str(tmp))
-        calib = {"faces": int(len(calibration)), "method": "minmax", "per_channel": per_channel}
+        calib = {
+            "faces": int(len(calibration)), "method": "minmax", "per_channel": per_channel,
+            "activations": activations, "weights": "int8", "reduce_range": reduce_range,
+        }  # fmt: skip
         set_metadata(proto, info.with_precision("int8", calibration=calib))
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
