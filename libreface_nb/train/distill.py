@@ -1,0 +1,309 @@
+"""Feature-wise distillation of a ViT teacher into a CNN student, as a :func:`fit` step.
+
+LibreFace's recipe (../shared/LIBREFACE_FACTS.md §5): the teacher is frozen and in eval mode; per
+batch the teacher gives its 128-d feature ``t_feat`` and outputs ``t_raw``, the student its
+feature ``s_feat`` (512-d for ResNet-18) and outputs ``s_raw``; ``s_feat`` is projected to the
+teacher's width, the frozen teacher *head* is applied to the projection (gradients flow through it
+into the student) and
+
+    loss = alpha_feature · MSE(proj(s_feat), t_feat)          "feature"
+         + alpha_kl      · KL(teacher head(t_feat) ‖ teacher head(proj(s_feat)))   "kl"
+         + task_weight   · task loss of the student's own head    "task"
+
+Each term is returned separately by :meth:`DistillStep.loss` (and so logged in the history),
+each weight is explicit in :class:`DistillConfig`; LibreFace uses alpha 1 for both terms.
+
+Projection: ``"nearest"`` (the paper's, parameter-free) keeps channel ``floor(i · Ds / Dt)`` for
+output ``i`` (every 4th for 512 → 128, as 1-D nearest interpolation does); ``"linear"`` is a
+learned Linear(Ds → Dt), trained with the student (then ``step.module`` is a
+:class:`StudentWithProjection` holding both, and ``step.student`` is the student).
+
+KL on the right activations (``kl="bernoulli"``, the default here): raw outputs are logits, so
+the teacher's and the student-through-teacher-head's outputs are turned into proper distributions
+first: for ``intensity`` and ``detection`` each output is a Bernoulli with p = sigmoid(raw)
+(intensity / 5 for the intensity task) and the KL sums both outcomes over the outputs; for
+``expression`` it is the KL of the two softmax distributions over the 8 classes. Both are
+``sum over outputs, mean over the batch`` (PyTorch's ``batchmean``), no temperature.
+``kl="reference"`` reproduces LibreFace's formula, ``kl_div(log(relu(s) + 1e-7), relu(t) + 1e-7,
+batchmean)`` on sigmoid outputs (its heads end in a Sigmoid, for every task): there the vectors
+are not distributions (they do not sum to 1, the ``1 − p`` outcome is missing), so the "KL" can be
+negative and is not minimised at s = t; for expressions the reference never applies a softmax.
+This, and its double squashing (Sigmoid heads under BCE-with-logits / cross-entropy), is why the
+default differs.
+
+Task losses (the student's own head, labels from :class:`~libreface_nb.data.dataset.FaceDataset`
+batches): ``intensity`` MSE of 5·sigmoid(raw) against the 0–5 labels over known labels
+(``mask``); ``detection`` BCE-with-logits over known labels; ``expression`` cross-entropy,
+target -1 ignored. Validation metrics (:func:`task_metrics`, a small private helper until
+``libreface_nb.eval.metrics`` is on main): ``val_pcc`` (mean over AUs of the Pearson correlation
+over all frames, AUs whose labels or predictions are constant left out), ``val_mae``;
+``val_f1`` (mean over AUs of the binary F1 at 0.5, AUs with no positive label and no positive
+prediction left out); ``val_accuracy``; and ``val_loss`` (the task loss) always.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from libreface_nb.config import INTENSITY_MAX
+from libreface_nb.errors import ConfigError
+from libreface_nb.models.factory import FaceModel
+from libreface_nb.models.tasks import activate, get_task
+
+log = logging.getLogger(__name__)
+
+#: ablation name → (feature term on, KL term on). "none" = plain student training.
+ABLATIONS: dict[str, tuple[bool, bool]] = {
+    "both": (True, True),
+    "feature": (True, False),
+    "kl": (False, True),
+    "none": (False, False),
+}
+EPS = 1e-7  # LibreFace's floor inside the reference KL
+
+
+@dataclass
+class DistillConfig:
+    """Loss weights and variants of :class:`DistillStep` (defaults: LibreFace's, alpha 1)."""
+
+    alpha_feature: float = 1.0
+    alpha_kl: float = 1.0
+    task_weight: float = 1.0
+    projection: str = "nearest"  #: "nearest" (parameter-free, the paper's) or "linear"
+    kl: str = "bernoulli"  #: "bernoulli" (proper distributions) or "reference" (LibreFace's)
+
+    def __post_init__(self) -> None:
+        if self.projection not in ("nearest", "linear"):
+            raise ConfigError(f"projection {self.projection!r}: use 'nearest' or 'linear'")
+        if self.kl not in ("bernoulli", "reference"):
+            raise ConfigError(f"kl {self.kl!r}: use 'bernoulli' or 'reference'")
+
+    @classmethod
+    def ablation(cls, name: str, alpha: float = 1.0, **kw: Any) -> DistillConfig:
+        """The config of ablation ``name`` (:data:`ABLATIONS`) with weight ``alpha`` per term."""
+        if name not in ABLATIONS:
+            raise ConfigError(f"unknown ablation {name!r}; ablations are {list(ABLATIONS)}")
+        feat, kl = ABLATIONS[name]
+        return cls(alpha_feature=alpha * feat, alpha_kl=alpha * kl, **kw)
+
+    @property
+    def uses_teacher(self) -> bool:
+        return bool(self.alpha_feature or self.alpha_kl)
+
+
+def nearest_indices(d_in: int, d_out: int) -> torch.Tensor:
+    """Channels kept by 1-D nearest down-sampling ``d_in → d_out``: ``floor(i · d_in / d_out)``."""
+    return torch.div(torch.arange(d_out) * d_in, d_out, rounding_mode="floor")
+
+
+class NearestProjection(nn.Module):
+    """Parameter-free ``f32[N, Ds] → f32[N, Dt]`` keeping channels :func:`nearest_indices`."""
+
+    def __init__(self, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.register_buffer("index", nearest_indices(d_in, d_out), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.index_select(1, self.index)
+
+
+class StudentWithProjection(nn.Module):
+    """The student and its learned projection, trained (and checkpointed) together."""
+
+    def __init__(self, student: FaceModel, projection: nn.Module) -> None:
+        super().__init__()
+        self.student, self.projection = student, projection
+
+
+def _bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """KL(Bern(p) ‖ Bern(q)) summed over outputs, mean over the batch; p, q in (0, 1)."""
+    p, q = p.clamp(EPS, 1 - EPS), q.clamp(EPS, 1 - EPS)
+    kl = p * (p.log() - q.log()) + (1 - p) * ((1 - p).log() - (1 - q).log())
+    return kl.sum(1).mean()
+
+
+def kl_term(task: str, s_raw: torch.Tensor, t_raw: torch.Tensor, mode: str) -> torch.Tensor:
+    """KL between the teacher's outputs ``t_raw`` and the student's through the teacher head."""
+    s_raw, t_raw = s_raw.float(), t_raw.float()  # float32 even under autocast
+    if mode == "reference":
+        s, t = torch.sigmoid(s_raw), torch.sigmoid(t_raw)  # LibreFace's Sigmoid heads
+        return F.kl_div((F.relu(s) + EPS).log(), F.relu(t) + EPS, reduction="batchmean")
+    if get_task(task).activation == "softmax":
+        return F.kl_div(
+            F.log_softmax(s_raw, 1), F.log_softmax(t_raw, 1), reduction="batchmean", log_target=True
+        )
+    return _bernoulli_kl(torch.sigmoid(t_raw), torch.sigmoid(s_raw))
+
+
+def task_loss(task: str, raw: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+    """The task's supervised loss on raw outputs (see the module docstring)."""
+    kind = get_task(task).loss
+    if kind == "ce":
+        return F.cross_entropy(raw, batch["expression"].long(), ignore_index=-1)
+    labels, mask = batch["labels"].float(), batch["mask"].float()
+    if kind == "mse":
+        err = (INTENSITY_MAX * torch.sigmoid(raw) - labels) ** 2
+    else:
+        err = F.binary_cross_entropy_with_logits(raw, labels, reduction="none")
+    return (err * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def fit_size(model: FaceModel, x: torch.Tensor) -> torch.Tensor:
+    """Resize images to ``model.config.img_size`` if they differ (bilinear, antialiased)."""
+    size = model.config.img_size
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+class DistillStep:
+    """The distillation step for :func:`libreface_nb.train.loop.fit`.
+
+    Args:
+        student: a :class:`FaceModel` (e.g. resnet18) with ``task`` among its tasks.
+        teacher: the fine-tuned teacher :class:`FaceModel` with ``task``; frozen here (its
+            parameters get ``requires_grad=False``, it stays in eval mode). None is allowed only
+            when both distillation weights are 0 (plain student training).
+        cfg: weights and variants.
+        task: the task distilled and supervised; default the student's first task.
+    """
+
+    def __init__(
+        self,
+        student: FaceModel,
+        teacher: FaceModel | None,
+        cfg: DistillConfig | None = None,
+        task: str | None = None,
+    ) -> None:
+        self.cfg = cfg or DistillConfig()
+        self.task = task or student.tasks[0]
+        self.student, self.teacher = student, teacher
+        if self.task not in student.tasks:
+            raise ConfigError(f"task {self.task!r} is not a student task {student.tasks}")
+        if teacher is None and self.cfg.uses_teacher:
+            raise ConfigError("distillation weights > 0 need a teacher (or use ablation 'none')")
+        self.projection: nn.Module = nn.Identity()
+        if teacher is not None:
+            if self.task not in teacher.tasks:
+                raise ConfigError(f"task {self.task!r} is not a teacher task {teacher.tasks}")
+            teacher.eval().requires_grad_(False)
+            ds, dt = student.config.feature_dim, teacher.config.feature_dim
+            lin = self.cfg.projection == "linear"
+            self.projection = nn.Linear(ds, dt) if lin else NearestProjection(ds, dt)
+        learned = any(True for _ in self.projection.parameters())
+        self.module = StudentWithProjection(student, self.projection) if learned else student
+
+    def _teacher_on(self, device: torch.device) -> FaceModel:
+        t = self.teacher
+        if next(t.parameters()).device != device:
+            t.to(device)
+        self.projection.to(device)
+        return t.eval()  # whatever fit did to step.module, the teacher stays in eval mode
+
+    def loss(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """``{"loss", "feature", "kl", "task"}`` (scalars); feature/kl absent without a teacher."""
+        x = batch["image"]
+        out = self.student(fit_size(self.student, x))
+        task = task_loss(self.task, out[self.task], batch)
+        terms = {"task": task}
+        total = self.cfg.task_weight * task
+        if self.teacher is not None:
+            teacher = self._teacher_on(x.device)
+            with torch.no_grad():
+                t_out = teacher(fit_size(teacher, x))
+            proj = self.projection(out["feature"])
+            s_traw = teacher.heads[self.task](proj)  # frozen head, gradients flow to the student
+            terms["feature"] = F.mse_loss(proj.float(), t_out["feature"].float())
+            terms["kl"] = kl_term(self.task, s_traw, t_out[self.task], self.cfg.kl)
+            total = total + self.cfg.alpha_feature * terms["feature"]
+            total = total + self.cfg.alpha_kl * terms["kl"]
+        return {"loss": total, **terms}
+
+    def validate(self, loader: Any) -> dict[str, float]:
+        """``val_loss`` and the task's metrics (``val_pcc``/``val_f1``/``val_accuracy``…)."""
+        return evaluate(self.student, loader, self.task)
+
+
+# --- predictions and metrics (small private helper; see the module docstring) ---------------
+
+
+@torch.no_grad()
+def predict(model: FaceModel, loader: Any, task: str) -> dict[str, np.ndarray]:
+    """Run ``model`` in eval mode: ``raw``, ``pred`` (activated), ``labels``, ``mask`` arrays.
+
+    ``pred`` f32[N, K] (intensities 0–5 or probabilities); ``labels``/``mask`` f32[N, K] for AU
+    tasks, ``labels`` int64[N] (-1 unknown) for expressions.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    raws, labels, masks = [], [], []
+    for batch in loader:
+        raws.append(model(fit_size(model, batch["image"].to(device)))[task].float().cpu())
+        if get_task(task).loss == "ce":
+            labels.append(batch["expression"])
+        else:
+            labels.append(batch["labels"])
+            masks.append(batch["mask"])
+    model.train(was_training)
+    raw = torch.cat(raws)
+    out = {"raw": raw.numpy(), "pred": activate(task, raw).numpy(), "labels": torch.cat(labels)}
+    out["labels"] = out["labels"].numpy()
+    if masks:
+        out["mask"] = torch.cat(masks).numpy()
+    return out
+
+
+def _pcc(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 2 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _f1(y: np.ndarray, p: np.ndarray) -> float:
+    tp, fp, fn = int((y & p).sum()), int((~y & p).sum()), int((y & ~p).sum())
+    return float("nan") if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
+
+
+def task_metrics(task: str, pred: np.ndarray, labels: np.ndarray, mask=None) -> dict[str, Any]:
+    """Per-output and mean metrics (module docstring); per-output values are lists (NaN kept)."""
+    kind = get_task(task).loss
+    if kind == "ce":
+        known = labels >= 0
+        acc = float((pred.argmax(1)[known] == labels[known]).mean()) if known.any() else np.nan
+        return {"accuracy": acc}
+    per = []
+    for k in range(pred.shape[1]):
+        m = mask[:, k] > 0
+        if kind == "mse":
+            per.append(_pcc(pred[m, k], labels[m, k]))
+        else:
+            per.append(_f1(labels[m, k] >= 0.5, pred[m, k] >= 0.5))
+    name = "pcc" if kind == "mse" else "f1"
+    per_arr = np.array(per, dtype=np.float64)
+    out = {name: float(np.nanmean(per_arr)) if np.isfinite(per_arr).any() else float("nan")}
+    out[f"{name}_per_output"] = per
+    if kind == "mse":
+        out["mae"] = float(np.abs(pred - labels)[mask > 0].mean()) if mask.any() else np.nan
+    return out
+
+
+def evaluate(model: FaceModel, loader: Any, task: str, prefix: str = "val_") -> dict[str, float]:
+    """Task loss and mean metrics of ``model`` on ``loader``, keys ``<prefix>loss`` etc."""
+    p = predict(model, loader, task)
+    raw = torch.from_numpy(p["raw"])
+    if get_task(task).loss == "ce":
+        batch = {"expression": torch.from_numpy(p["labels"])}
+    else:
+        batch = {"labels": torch.from_numpy(p["labels"]), "mask": torch.from_numpy(p["mask"])}
+    out = {f"{prefix}loss": float(task_loss(task, raw, batch))}
+    metrics = task_metrics(task, p["pred"], p["labels"], p.get("mask"))
+    out.update({f"{prefix}{k}": float(v) for k, v in metrics.items() if not k.endswith("output")})
+    return out
