@@ -176,3 +176,39 @@ def test_default_model_is_the_newest_export(tmp_path):
             (d / name).write_bytes(b"")
     newest = find_default_model(tmp_path)
     assert (newest.parent.parent.name[:8], newest.name) == ("20260102", "student_int8.onnx")
+
+
+def test_import_libreface_student_to_onnx_gives_its_outputs(tmp_path, capsys):
+    import torch
+    from export_helpers import libreface_state_dict, random_faces
+
+    from libreface_nb import cli
+    from libreface_nb.export.onnx import ort_session, run_onnx
+
+    src = tiny_model(("intensity", "detection"), img_size=64, seed=3)
+    torch.save(libreface_state_dict(src), tmp_path / "lf.pth")
+    out = tmp_path / "lf_fp32.onnx"
+    argv = ["import-libreface", str(tmp_path / "lf.pth"), "--out", str(out), "--img-size", "64"]
+    assert cli.main(argv) == 0
+    x = random_faces(3, 64)
+    got = run_onnx(ort_session(out), x)["AUs"]
+    with torch.no_grad():
+        want = 5 * torch.sigmoid(src(torch.from_numpy(x))["intensity"])
+    assert np.abs(got - want.numpy()).max() < 1e-4
+
+
+@pytest.mark.slow
+def test_cli_export_fp32_and_int8_from_a_model_file(media, tmp_path, capsys):
+    from libreface_nb import cli
+    from libreface_nb.faces.preprocess import preprocess_folder
+    from libreface_nb.models.factory import save_model
+
+    store = tmp_path / "store"
+    preprocess_folder(media, store, progress=False)  # 3 photos + 3 video frames with a face
+    save_model(tmp_path / "model.pt", tiny_model(img_size=64))
+    argv = ["export", str(tmp_path / "model.pt"), "--out", str(tmp_path / "x"),
+            "--calibrate", str(store)]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [
+        "student_fp32.onnx", "student_int8.onnx"]  # fmt: skip
+    assert "calibrated on 5 faces" in capsys.readouterr().out

@@ -3,6 +3,7 @@
     libreface-nb predict PATH... [--model FILE] --out results.csv|.parquet
     libreface-nb predict PATH... --out-dir DIR [--format csv|parquet]   # one file per input
     libreface-nb export CHECKPOINT --out DIR [--name student] [--calibrate STORE_DIR]
+    libreface-nb import-libreface CHECKPOINT --out FILE [--task intensity|detection]
 
 ``--out-dir`` writes ``<stem>.<format>`` per input file (inputs from different folders with the
 same stem get ``<stem>-<hash8>``) and skips inputs whose file exists: files appear atomically
@@ -155,4 +156,26 @@ def export_main(argv: list[str]) -> int:
     except (LibreFaceError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def import_main(argv: list[str]) -> int:
+    """``libreface-nb import-libreface``; returns the exit code."""
+    from libreface_nb.export.libreface import import_libreface
+
+    p = argparse.ArgumentParser(
+        prog="libreface-nb import-libreface",
+        description="LibreFace's released ResNet-18 student → …_fp32.onnx or a .pt model.",
+    )
+    p.add_argument("checkpoint", help="a LibreFace student file ({'model': state_dict})")
+    p.add_argument("--out", required=True, help="…_fp32.onnx (for predict) or .pt")
+    p.add_argument("--task", choices=("intensity", "detection"), help="for a 12-output head")
+    p.add_argument("--img-size", type=int, default=224)
+    args = p.parse_args(argv)
+    try:
+        out = import_libreface(args.checkpoint, args.out, task=args.task, img_size=args.img_size)
+    except LibreFaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{out}: LibreFace student from {args.checkpoint}")
     return 0
