@@ -212,3 +212,23 @@ def test_cli_export_fp32_and_int8_from_a_model_file(media, tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [
         "student_fp32.onnx", "student_int8.onnx"]  # fmt: skip
     assert "calibrated on 5 faces" in capsys.readouterr().out
+
+
+def test_with_truth_and_pcc_table():
+    from libreface_nb.infer.columns import pcc_table, with_truth
+
+    pred = pd.DataFrame(
+        {
+            "source": ["v"] * 4, "frame": [0, 1, 2, 3], "time_s": [0.0, 0.1, 0.2, 0.3],
+            "face": [-1, 0, 0, 0], "status": ["no_face", "ok", "ok", "ok"],
+            "AU12": [np.nan, 1.0, 2.0, 4.0],
+        }
+    )  # fmt: skip
+    index = pd.DataFrame({"source": ["v", "v", "v", "v", "w"], "frame": [3, 0, 1, 2, 0],
+                          "AU12": [3.0, 0.0, 1.0, 2.0, 5.0]})  # fmt: skip
+    joined = with_truth(pred, index, ["AU12"])
+    assert joined["frame"].tolist() == [0, 1, 2, 3]
+    assert joined["true_AU12"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    table = pcc_table(joined, ["AU12"])
+    want = np.corrcoef([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])[0, 1]
+    assert (table.loc[0, "n"], table.loc[0, "pcc"]) == (3, pytest.approx(want))

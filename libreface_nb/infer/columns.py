@@ -178,3 +178,47 @@ def rank_faces(
     ok.insert(0, "score_by", ok[col].to_numpy())
     ok.insert(0, "rank", np.arange(1, len(ok) + 1))
     return ok
+
+
+def with_truth(pred: pd.DataFrame, index: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Predictions joined to labels on (source, frame): ``true_<col>`` and ``pred_<col>``.
+
+    Args:
+        pred: :func:`libreface_nb.predict` rows (face 0 of each frame is used; frames without a
+            face keep NaN predictions).
+        index: a dataset index with ``source``, ``frame`` and the label ``columns``.
+        columns: label columns the model also predicts (e.g. ``["AU01", "AU12"]``).
+
+    Returns:
+        One row per labelled frame of the predicted sources: ``source``, ``frame``, ``time_s``,
+        ``status``, then ``true_<col>`` and ``pred_<col>`` per column, sorted by source and frame.
+    """
+    first = pred[pred["face"] <= 0].drop_duplicates(["source", "frame"])
+    keep = first[["source", "frame", "time_s", "status", *columns]].rename(
+        columns={c: f"pred_{c}" for c in columns}
+    )
+    truth = index[index["source"].isin(set(first["source"]))][["source", "frame", *columns]]
+    truth = truth.rename(columns={c: f"true_{c}" for c in columns})
+    out = truth.merge(keep, on=["source", "frame"], how="left")
+    order = ["source", "frame", "time_s", "status"]
+    order += [f"{p}_{c}" for c in columns for p in ("true", "pred")]
+    return out[order].sort_values(["source", "frame"], kind="stable").reset_index(drop=True)
+
+
+def pcc_table(joined: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Pearson r between ``true_<col>`` and ``pred_<col>`` per column (NaN if either is constant).
+
+    Rows with a NaN on either side are left out; ``n`` says how many remain.
+    """
+    rows = []
+    for c in columns:
+        t, p = joined[f"true_{c}"].to_numpy(float), joined[f"pred_{c}"].to_numpy(float)
+        ok = ~(np.isnan(t) | np.isnan(p))
+        t, p = t[ok], p[ok]
+        r = (
+            float(np.corrcoef(t, p)[0, 1])
+            if ok.sum() > 1 and t.std() > 0 and p.std() > 0
+            else np.nan
+        )
+        rows.append({"column": c, "pcc": r, "n": int(ok.sum())})
+    return pd.DataFrame(rows)
