@@ -133,3 +133,14 @@ def pipeline_stages(
             row[f"{stage}_ms"] = 1e3 * times.seconds[stage] / max(times.frames, 1)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def save_profile(latency: pd.DataFrame, stages: pd.DataFrame, path: str | Path) -> Path:
+    """Both tables in one CSV (``table`` = ``model`` or ``pipeline``), written atomically."""
+    from libreface_nb.atomic import atomic_path
+
+    both = pd.concat([latency.assign(table="model"), stages.assign(table="pipeline")])
+    cols = ["table"] + [c for c in both.columns if c != "table"]
+    with atomic_path(path) as tmp:
+        both[cols].to_csv(tmp, index=False)
+    return Path(path)

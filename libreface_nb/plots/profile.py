@@ -40,7 +40,7 @@ def stage_times(table: pd.DataFrame) -> Figure:
         ax.text(x, y, f"  {fps:.1f} frames/s", va="center", fontsize=8)
     ax.set_xlabel("ms per frame (stage wall time; producer stages overlap the model)")
     ax.invert_yaxis()
-    ax.legend(ncols=3, fontsize=7, loc="lower right")
+    ax.legend(ncols=6, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     ax.set_xlim(0, left.max() * 1.35 if len(left) else 1)
     fig.tight_layout()
     return fig
@@ -63,24 +63,24 @@ def model_latency(table: pd.DataFrame) -> Figure:
 
 
 def predictions_over_time(
-    pred: pd.DataFrame, truth: pd.DataFrame, columns: Sequence[str], *, x: str = "frame"
+    joined: pd.DataFrame, columns: Sequence[str], *, x: str = "frame"
 ) -> Figure:
     """Predicted vs true values over a video, one panel per column (e.g. ``AU12``).
 
     Args:
-        pred: :func:`libreface_nb.predict` rows of one video (NaN where no face).
-        truth: the true labels, with ``x`` and ``columns``.
+        joined: :func:`libreface_nb.infer.columns.with_truth` output for one video
+            (``true_<col>``, ``pred_<col>``; NaN predictions where no face was found).
         columns: the columns to plot.
-        x: the shared time axis column.
+        x: the time axis column.
     """
     import matplotlib.pyplot as plt
 
     use_style()
-    fig, axes = plt.subplots(len(columns), 1, figsize=(6.5, 1.3 * len(columns) + 0.4),
+    fig, axes = plt.subplots(len(columns), 1, figsize=(6.5, 1.1 * len(columns) + 0.5),
                              sharex=True, squeeze=False)  # fmt: skip
     for ax, col in zip(axes[:, 0], columns, strict=True):
-        ax.plot(truth[x], truth[col], color="0.3", lw=1.2, label="true")
-        ax.plot(pred[x], pred[col], color="C1", lw=1.0, label="predicted")
+        ax.plot(joined[x], joined[f"true_{col}"], color="0.3", lw=1.2, label="true")
+        ax.plot(joined[x], joined[f"pred_{col}"], color="C1", lw=1.0, label="predicted")
         ax.set_ylabel(col)
     axes[0, 0].legend(fontsize=7, ncols=2)
     axes[-1, 0].set_xlabel(x)
