@@ -76,7 +76,8 @@ def _find(run_dir: str | Path, relpath: str, runs_root: Path | str | None) -> Pa
 def load_student(
     run_dir: str | Path = "", *, runs_root: str | Path | None = None, model: Any = None
 ) -> ExplorerModel:
-    """The run's student (see the module docstring), or ``model`` (a path or FaceModel) if given.
+    """The run's student (see the module docstring), or ``model`` if given (a model file, a
+    FaceModel, a backend or an ExplorerModel).
 
     Raises:
         CheckpointError: no student in the run nor in a usable earlier run; the message says
@@ -84,6 +85,8 @@ def load_student(
     """
     from libreface_nb.infer.backends import load_backend
 
+    if isinstance(model, ExplorerModel):
+        return model
     if model is not None:
         backend = load_backend(model)
         torch_model = getattr(backend, "module", None)
@@ -258,3 +261,33 @@ def expression_probs(row: pd.Series) -> pd.Series | None:
     if not cols:
         return None
     return pd.Series({c[5:]: float(row[c]) for c in cols})
+
+
+def read_back_sweep(model: ExplorerModel, n: int, seed: int, subject_seed: int = 0) -> pd.DataFrame:
+    """Render ``n`` SynthAU faces with random AU intensities and read them with the model.
+
+    Each setting draws, per AU of the model's intensity head, 0 (probability 1/2) or U(0, 5)
+    from ``numpy.random.default_rng(seed)``; faces use :func:`make_subjects(1, subject_seed)`'s
+    subject in its canonical view (no pose jitter, no degradation), as the sandbox does.
+
+    Returns:
+        One row per (setting, AU): ``setting`` int, ``au`` str, ``set`` and ``predicted``
+        floats (NaN when MediaPipe found no face).
+    """
+    from libreface_nb.data.synth import make_subjects, render_face
+
+    if not model.has("intensity"):
+        raise ValueError("the read-back sweep needs a model with an intensity head")
+    subject = make_subjects(1, subject_seed)[0]
+    labels = list(model.info.labels[model.output_of("intensity")])
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        values = rng.uniform(0, 5, len(labels)) * (rng.random(len(labels)) < 0.5)
+        face = render_face(subject, {int(a[2:]): float(v) for a, v in zip(labels, values,
+                           strict=True)}, size=256, pose=False, degrade=False)  # fmt: skip
+        found = analyze_image(face, model, max_faces=1, source=f"setting{i}")
+        for a, v in zip(labels, values, strict=True):
+            pred = float(found[0].row[a]) if found else np.nan
+            rows.append({"setting": i, "au": a, "set": float(v), "predicted": pred})
+    return pd.DataFrame(rows)

@@ -164,3 +164,27 @@ def occlusion_check(
     v = _run(backend, faces, output, index)
     high, low = abs(float(v[1] - v[0])), abs(float(v[2] - v[0]))
     return {"delta_high": high, "delta_low": low, "passed": float(high > low)}
+
+
+def check_all(model: object, aligned: np.ndarray, method: str, patch: int = 64) -> list[dict]:
+    """:func:`occlusion_check` of every AU output of ``model`` (an ExplorerModel) on one face.
+
+    Returns:
+        One dict per (output, AU): ``output``, ``label``, ``method``, ``delta_high``,
+        ``delta_low``, ``passed``.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
+    info, rows = model.info, []
+    for out in info.outputs:
+        task = info.task_of(out)
+        if task == "expression":
+            continue
+        for k, label in enumerate(info.labels[out]):
+            if method == "gradcam":
+                sal = gradcam(model.torch_model, aligned, task, k)
+            else:
+                sal = occlusion(model.backend, aligned, out, k)
+            check = occlusion_check(model.backend, aligned, sal, out, k, patch)
+            rows.append({"output": out, "label": label, "method": method, **check})
+    return rows
