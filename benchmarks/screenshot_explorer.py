@@ -75,6 +75,8 @@ class CDP:
         return r.get("result", {}).get("value")
 
     def shot(self, path: Path) -> Path:
+        self.js(DISMISS)
+        time.sleep(0.3)
         data = self("Page.captureScreenshot", format="png")["data"]
         path.write_bytes(base64.b64decode(data))
         print("saved", path)
@@ -95,6 +97,12 @@ class CDP:
         self("Input.dispatchMouseEvent", type="mouseReleased", x=x + dx, y=y, button="left",
              clickCount=1)  # fmt: skip
 
+
+#: Click "No" on JupyterLab's "notified about Jupyter news?" toast, if it is showing.
+DISMISS = (
+    "[...document.querySelectorAll('.jp-toast-button, .Toastify button')]"
+    ".filter(b => b.textContent.trim() === 'No').forEach(b => b.click())"
+)
 
 # JavaScript helpers (evaluated in the page): centre of an element found by a small query.
 FIND = """(() => {{ const els = [...document.querySelectorAll({sel!r})]

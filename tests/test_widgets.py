@@ -236,3 +236,21 @@ def test_explorer_has_four_tabs(model, video):
 
     ex = explorer(model=model.backend, table=video[1], video=video[0])
     assert tuple(ex.widget.titles) == TABS
+
+
+def test_expression_probabilities_shown_when_the_model_has_them():
+    from libreface_nb.config import EXPRESSIONS
+    from libreface_nb.models.factory import ModelConfig, create_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="resnet18", tasks=("intensity", "expression"), img_size=64)
+    face = A.analyze_image(astronaut(), A.load_student(model=create_model(cfg).eval()))[0]
+    probs = A.expression_probs(face.row)
+    assert (list(probs.index), round(float(probs.sum()), 5)) == (list(EXPRESSIONS), 1.0)
+
+
+def test_onnx_only_model_offers_occlusion_only(model):
+    from libreface_nb.widgets.views import SaliencyView
+
+    onnx_like = A.ExplorerModel(model.backend, torch_model=None)
+    assert SaliencyView(onnx_like).method.options == ("occlusion",)
