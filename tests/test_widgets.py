@@ -161,7 +161,7 @@ def video_view(video):
 
 
 def test_frame_reader_matches_sequential_decoding(video):
-    from libreface_nb.faces.io import iter_video
+    from libreface_nb.faces import iter_video
 
     third = [f.image for f in iter_video(video[0])][2]
     np.testing.assert_array_equal(T.FrameReader(video[0])(2), third)

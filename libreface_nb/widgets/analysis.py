@@ -121,7 +121,7 @@ def sample_image(name: str) -> np.ndarray:
     if name == "grace_hopper":
         import matplotlib.cbook
 
-        from libreface_nb.faces.io import read_image
+        from libreface_nb.faces import read_image
 
         return read_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     if name == "two_faces":
@@ -143,7 +143,7 @@ def decode_image_bytes(data: bytes, name: str, max_bytes: int) -> np.ndarray:
 
     from PIL import Image, ImageOps
 
-    from libreface_nb.faces.io import to_rgb_uint8
+    from libreface_nb.faces import to_rgb_uint8
 
     if len(data) > max_bytes:
         raise UnreadableInputError(
@@ -194,9 +194,7 @@ def analyze_image(
     image: np.ndarray, model: ExplorerModel, *, max_faces: int = 4, source: str = "image"
 ) -> list[FaceResult]:
     """Every face in ``image`` (largest first), aligned and read by ``model``; [] if none."""
-    from libreface_nb.faces.align import align_face, face_quad
-    from libreface_nb.faces.mesh import detect_faces
-    from libreface_nb.faces.pose import head_pose
+    from libreface_nb.faces import align_face, detect_faces, face_quad, head_pose
 
     faces = detect_faces(image, max_faces=max_faces)
     if not faces:

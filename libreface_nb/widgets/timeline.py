@@ -87,14 +87,14 @@ class FrameReader:
         """uint8 RGB frame ``index`` (0-based)."""
         import cv2
 
-        from libreface_nb.faces.io import _open_video
-
         if index in self._frames:
             return self._frames[index]
         if self._cap is None:
-            from pathlib import Path
-
-            self._cap = _open_video(Path(self.path))
+            cap = cv2.VideoCapture(self.path)
+            if not cap.isOpened():
+                cap.release()
+                raise UnreadableInputError(f"{self.path}: OpenCV cannot open this video")
+            self._cap = cap
         self._cap.set(cv2.CAP_PROP_POS_FRAMES, int(index))
         ok, bgr = self._cap.read()
         if not ok or bgr is None:

@@ -115,7 +115,7 @@ class ImageView:
             self.load_upload()
 
     def load_path(self) -> None:
-        from libreface_nb.faces.io import read_image
+        from libreface_nb.faces import read_image
 
         try:
             self.set_image(read_image(self.path.value), self.path.value)
@@ -228,7 +228,7 @@ class VideoView:
         }
 
     def figure(self) -> Any:
-        from libreface_nb.faces.align import face_quad
+        from libreface_nb.faces import face_quad
 
         row = self.track.iloc[self.frame.value]
         lm = T.landmarks(row)
