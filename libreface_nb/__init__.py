@@ -16,6 +16,21 @@ from libreface_nb.errors import (
 
 __version__ = "0.1.0"
 
+#: Public names imported on first use, so ``import libreface_nb`` stays light.
+_LAZY = {
+    "predict": "libreface_nb.infer.pipeline",
+    "rank_faces": "libreface_nb.infer.columns",
+}
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 lazy attributes
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'libreface_nb' has no attribute {name!r}")
+
+
 __all__ = [
     "CheckpointError",
     "ConfigError",
@@ -25,4 +40,6 @@ __all__ = [
     "RunError",
     "UnreadableInputError",
     "__version__",
+    "predict",
+    "rank_faces",
 ]

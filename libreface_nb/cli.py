@@ -1,6 +1,9 @@
 """The ``libreface-nb`` command.
 
 libreface-nb run --profile fixture [--only NN] [--set key=value]   # run the notebooks
+libreface-nb predict PATH... --out results.csv  # AUs, expressions, pose per frame and face
+libreface-nb export CHECKPOINT --out DIR       # a model.pt → DIR/student_fp32.onnx (+ int8)
+libreface-nb import-libreface CHECKPOINT --out FILE  # LibreFace's student → ONNX or .pt
 libreface-nb version
 
 A sub-command is one entry of :data:`COMMANDS`: its one-line help and a function that takes the
@@ -26,16 +29,39 @@ def _version(argv: list[str]) -> int:
     return 0
 
 
+def _infer(function: str) -> Callable[[list[str]], int]:
+    """A handler that imports ``libreface_nb.infer.cli`` only when the command runs."""
+
+    def handler(argv: list[str]) -> int:
+        from libreface_nb.infer import cli
+
+        return getattr(cli, function)(argv)
+
+    return handler
+
+
 #: Sub-command → (one-line help, handler(argv) → exit code).
 COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
     "run": ("execute the numbered notebooks headless into a new run folder", _run),
+    "predict": (
+        "AUs, expressions and head pose for images, folders and videos → CSV/Parquet",
+        _infer("predict_main"),
+    ),
+    "export": (
+        "export a model.pt to ONNX (fp32, and int8 with --calibrate STORE)",
+        _infer("export_main"),
+    ),
+    "import-libreface": (
+        "LibreFace's released student file → a model predict runs",
+        _infer("import_main"),
+    ),
     "version": ("print the package version", _version),
 }
 
 
 def _usage() -> str:
     lines = ["usage: libreface-nb COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<10} {text}" for name, (text, _) in COMMANDS.items()]
+    lines += [f"  {name:<17} {text}" for name, (text, _) in COMMANDS.items()]
     lines += ["", "libreface-nb COMMAND --help shows a command's options."]
     return "\n".join(lines)
 

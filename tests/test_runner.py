@@ -298,7 +298,7 @@ def test_exit_codes_follow_the_run_status():
 def test_cli_dispatches_on_its_command_table(capsys):
     from libreface_nb import __version__, cli
 
-    assert set(cli.COMMANDS) == {"run", "version"}
+    assert set(cli.COMMANDS) == {"run", "predict", "export", "import-libreface", "version"}
     assert cli.main(["version"]) == 0
     assert capsys.readouterr().out.strip() == __version__
     assert cli.main(["nope"]) == 2

@@ -131,6 +131,7 @@ def _bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 def kl_term(task: str, s_raw: torch.Tensor, t_raw: torch.Tensor, mode: str) -> torch.Tensor:
     """KL between the teacher's outputs ``t_raw`` and the student's through the teacher head."""
+    s_raw, t_raw = s_raw.float(), t_raw.float()  # float32 even under autocast
     if mode == "reference":
         s, t = torch.sigmoid(s_raw), torch.sigmoid(t_raw)  # LibreFace's Sigmoid heads
         return F.kl_div((F.relu(s) + EPS).log(), F.relu(t) + EPS, reduction="batchmean")
@@ -219,7 +220,7 @@ class DistillStep:
                 t_out = teacher(fit_size(teacher, x))
             proj = self.projection(out["feature"])
             s_traw = teacher.heads[self.task](proj)  # frozen head, gradients flow to the student
-            terms["feature"] = F.mse_loss(proj, t_out["feature"])
+            terms["feature"] = F.mse_loss(proj.float(), t_out["feature"].float())
             terms["kl"] = kl_term(self.task, s_traw, t_out[self.task], self.cfg.kl)
             total = total + self.cfg.alpha_feature * terms["feature"]
             total = total + self.cfg.alpha_kl * terms["kl"]

@@ -1,0 +1,150 @@
+"""Model backends for inference: ONNX Runtime (default) and torch, behind one small interface.
+
+A backend has ``info`` (:class:`libreface_nb.export.metadata.ModelInfo`: tasks, output names,
+labels, input size and crop) and ``run(x)``: f32 ``[N, 3, S, S]`` → ``{output name: f32 [N, K]}``
+with *activated* outputs (intensities 0–5, probabilities), whatever the backend. Both take the
+same input, prepared by :func:`prepare_faces` from 256×256 aligned faces exactly as
+:func:`libreface_nb.data.transforms.build_transform` prepares them for evaluation (``au``: resize
+to round(S·256/224) with Pillow's antialiased bilinear filter, as torchvision's ``Resize`` does,
+then centre crop S; ``fer``: resize to S×S), then ImageNet normalization.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from libreface_nb.config import REPO_ROOT
+from libreface_nb.errors import CheckpointError, ConfigError
+from libreface_nb.export.metadata import ModelInfo
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("ort", "torch")
+#: Where ``predict`` looks for a model when none is given: notebook 05's exports.
+EXPORT_GLOB = "*/05_onnx_cpu_profiling/*.onnx"
+
+
+class Backend(Protocol):
+    info: ModelInfo
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]: ...
+
+
+def prepare_faces(faces: np.ndarray | list[np.ndarray], info: ModelInfo) -> np.ndarray:
+    """Aligned uint8 faces ``[N, A, A, 3]`` (A = ``info.aligned_size``) → f32 ``[N, 3, S, S]``."""
+    from PIL import Image
+
+    s = info.input_size
+    side = round(s * info.aligned_size / 224) if info.transform == "au" else s
+    out = np.empty((len(faces), s, s, 3), np.uint8)
+    for i, face in enumerate(faces):
+        img = np.asarray(face)
+        if img.shape[:2] != (side, side):
+            img = np.asarray(Image.fromarray(img).resize((side, side), Image.BILINEAR))
+        top = int(round((side - s) / 2.0))  # torchvision CenterCrop's offset
+        out[i] = img[top : top + s, top : top + s]
+    mean = np.asarray(info.mean, np.float32) * 255.0
+    inv_std = 1.0 / (np.asarray(info.std, np.float32) * 255.0)
+    x = (out.astype(np.float32) - mean) * inv_std
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+class OrtBackend:
+    """An exported ``…_fp32.onnx`` / ``…_int8.onnx`` file in ONNX Runtime (CPU)."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        from libreface_nb.export.onnx import ort_session
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise CheckpointError(f"{self.path}: no such model file")
+        self.session = ort_session(self.path, threads)
+        props = self.session.get_modelmeta().custom_metadata_map
+        self.info = ModelInfo.from_props(dict(props), str(self.path))
+        self.names = list(self.info.outputs)
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        ys = self.session.run(self.names, {self.info.input_name: x})
+        return dict(zip(self.names, ys, strict=True))
+
+
+class TorchBackend:
+    """A FaceModel (or a ``models.save_model`` file) in torch eager, on CPU or CUDA."""
+
+    def __init__(self, model: Any, device: str = "cpu", threads: int | None = None) -> None:
+        import torch
+
+        from libreface_nb.export.onnx import Activated, model_info
+
+        if isinstance(model, str | Path):
+            model = load_checkpoint(Path(model))
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.device = torch.device(device)
+        self.info = model_info(model)
+        self.module = Activated(model, self.info.tasks).eval().to(self.device)
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            ys = self.module(torch.from_numpy(x).to(self.device))
+        return {n: y.float().cpu().numpy() for n, y in zip(self.info.outputs, ys, strict=True)}
+
+
+def load_checkpoint(path: Path) -> Any:
+    """A FaceModel from a ``models.save_model`` file."""
+    try:
+        from libreface_nb.models.factory import load_model
+    except ImportError as exc:  # stream models' factory not merged yet
+        raise CheckpointError(f"{path}: loading .pt models needs libreface_nb.models") from exc
+    return load_model(path)
+
+
+def find_default_model(runs_root: str | Path = REPO_ROOT / "outputs" / "runs") -> Path:
+    """The newest ``…_fp32.onnx`` / ``…_int8.onnx`` exported by notebook 05 under ``runs_root``.
+
+    Newest = latest run folder name (they sort by time); within a run, int8 before fp32.
+    """
+    root = Path(runs_root)
+    found = [p for p in root.glob(EXPORT_GLOB) if p.name.endswith(("_fp32.onnx", "_int8.onnx"))]
+    if not found:
+        raise CheckpointError(
+            f"no exported model under {root}/*/05_onnx_cpu_profiling/; pass --model FILE, or "
+            "run `python -m libreface_nb.run --profile fixture --only 05` to export one"
+        )
+    return max(found, key=lambda p: (p.parent.parent.name, p.name.endswith("_int8.onnx")))
+
+
+def load_backend(
+    model: Any = None, backend: str = "ort", *, threads: int | None = None, device: str = "cpu"
+) -> Backend:
+    """A backend from a file (``.onnx`` or ``.pt``), a FaceModel, a backend, or None (default).
+
+    Args:
+        model: ``…_fp32.onnx``/``…_int8.onnx`` (ONNX Runtime, or ``backend="torch"`` is refused),
+            a ``.pt`` from ``models.save_model`` (torch), a FaceModel (torch), an object with
+            ``info`` and ``run`` (used as is), or None: :func:`find_default_model`.
+        backend: ``"ort"`` or ``"torch"``; a FaceModel or ``.pt`` always runs in torch.
+        threads: intra-op threads (None: the library's default).
+        device: torch device (``"cuda"`` on a GPU machine).
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if hasattr(model, "info") and hasattr(model, "run"):
+        return model
+    if model is None:
+        model = find_default_model()
+        log.info("using model %s", model)
+    if isinstance(model, str | Path):
+        path = Path(model)
+        if path.suffix == ".onnx":
+            if backend == "torch":
+                raise ConfigError(f"{path}: an ONNX file runs with backend='ort'")
+            return OrtBackend(path, threads)
+        return TorchBackend(path, device, threads)
+    return TorchBackend(model, device, threads)

@@ -1,0 +1,181 @@
+"""``libreface-nb predict`` and ``libreface-nb export``: the command-line face of this package.
+
+    libreface-nb predict PATH... [--model FILE] --out results.csv|.parquet
+    libreface-nb predict PATH... --out-dir DIR [--format csv|parquet]   # one file per input
+    libreface-nb export CHECKPOINT --out DIR [--name student] [--calibrate STORE_DIR]
+    libreface-nb import-libreface CHECKPOINT --out FILE [--task intensity|detection]
+
+``--out-dir`` writes ``<stem>.<format>`` per input file (inputs from different folders with the
+same stem get ``<stem>-<hash8>``) and skips inputs whose file exists: files appear atomically
+when complete, so a corpus can be split across processes or machines and resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+from libreface_nb.errors import ConfigError, LibreFaceError
+
+log = logging.getLogger(__name__)
+
+TEACHING_NOTE = (
+    "note: a model trained on SynthAU (synthetic faces) is for teaching, not for science on "
+    "real faces"
+)
+
+
+def _predict_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="libreface-nb predict",
+        description="AU intensities/presences, expressions and head pose per frame and face.",
+    )
+    p.add_argument("paths", nargs="+", help="images, videos or folders")
+    p.add_argument("--model", help="…_fp32.onnx/…_int8.onnx (default: newest under outputs/runs)")
+    dest = p.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--out", help="one results file, .csv or .parquet")
+    dest.add_argument("--out-dir", help="one results file per input; inputs done are skipped")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="for --out-dir")
+    p.add_argument("--every-nth-frame", type=int, default=1, help="video frames 0, n, 2n, …")
+    p.add_argument("--max-faces", type=int, default=1, help="faces per frame, largest first")
+    p.add_argument("--openface-columns", action="store_true", help="AU01_r, AU01_c, success…")
+    p.add_argument("--landmarks", action="store_true", help="add x_0…x_477, y_0…y_477")
+    p.add_argument("--backend", choices=("ort", "torch"), default="ort")
+    p.add_argument("--device", default="cpu", help="torch device (backend torch)")
+    p.add_argument("--threads", type=int, default=None, help="model intra-op threads")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _out_names(sources: list[str], out_dir: Path, fmt: str) -> dict[str, Path]:
+    stems: dict[str, int] = {}
+    for s in sources:
+        stems[Path(s).stem] = stems.get(Path(s).stem, 0) + 1
+    names = {}
+    for s in sources:
+        stem = Path(s).stem
+        if stems[stem] > 1:
+            stem += "-" + hashlib.sha1(str(Path(s).resolve()).encode()).hexdigest()[:8]
+        names[s] = out_dir / f"{stem}.{fmt}"
+    return names
+
+
+def _summary(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no rows"
+
+
+def predict_main(argv: list[str]) -> int:
+    """``libreface-nb predict``; returns the exit code."""
+    from tqdm.auto import tqdm
+
+    from libreface_nb.infer.backends import find_default_model, load_backend
+    from libreface_nb.infer.pipeline import PredictOptions, StageTimes, expand_sources
+    from libreface_nb.infer.writer import file_format, predict_to_file
+
+    args = _predict_parser().parse_args(argv)
+    try:
+        model = args.model or find_default_model()
+        backend = load_backend(model, args.backend, threads=args.threads, device=args.device)
+        info = backend.info
+        print(f"model: {model} ({info.precision}, tasks {', '.join(info.tasks)})")
+        print(TEACHING_NOTE)
+        opts = PredictOptions(
+            batch_size=args.batch_size, every_nth_frame=args.every_nth_frame,
+            max_faces=args.max_faces, landmarks=args.landmarks,
+        )  # fmt: skip
+        sources = expand_sources(args.paths)
+        if args.out:
+            file_format(args.out)
+            jobs = [(sources, Path(args.out))]
+        else:
+            names = _out_names(sources, Path(args.out_dir), args.format)
+            done = [s for s in sources if names[s].exists()]
+            if done:
+                print(f"skipping {len(done)} input(s) already done in {args.out_dir}")
+            jobs = [([s], names[s]) for s in sources if s not in done]
+        times = StageTimes()
+        t0 = time.perf_counter()
+        with tqdm(disable=args.no_progress, unit="frame", desc="predict", file=sys.stderr) as bar:
+            for srcs, out in jobs:
+                counts = predict_to_file(
+                    srcs, out, backend, opts, openface_columns=args.openface_columns,
+                    times=times, progress=bar,
+                )  # fmt: skip
+                print(f"{out}: {sum(counts.values())} rows ({_summary(counts)})")
+        wall = time.perf_counter() - t0
+        if times.frames:
+            print(f"{times.frames} frames, {times.faces} faces in {wall:.1f} s "
+                  f"({times.frames / wall:.1f} frames/s)")  # fmt: skip
+    except LibreFaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="libreface-nb export",
+        description="Export a models.save_model file to <name>_fp32.onnx (and _int8.onnx).",
+    )
+    p.add_argument("checkpoint", help="a model.pt written by libreface_nb.models.save_model")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--name", default="student", help="file stem (default: student)")
+    p.add_argument("--calibrate", help="an aligned-face store: also write an int8 model")
+    p.add_argument("--calibration-faces", type=int, default=64)
+    return p
+
+
+def export_main(argv: list[str]) -> int:
+    """``libreface-nb export``; returns the exit code."""
+    from libreface_nb.export.onnx import check_parity, export_onnx, quantize_int8, read_metadata
+    from libreface_nb.infer.backends import load_checkpoint
+
+    args = _export_parser().parse_args(argv)
+    try:
+        model = load_checkpoint(Path(args.checkpoint))
+        fp32 = export_onnx(model, Path(args.out) / f"{args.name}_fp32.onnx", source=args.checkpoint)
+        info = read_metadata(fp32)
+        if args.calibrate:
+            from libreface_nb.export.calibration import store_faces
+
+            faces = store_faces(args.calibrate, info, args.calibration_faces)
+        else:
+            import numpy as np
+
+            faces = np.random.default_rng(0).normal(0, 1, (4, 3, info.input_size, info.input_size))
+        parity = check_parity(model, fp32, faces.astype("float32")[:8])
+        print(f"{fp32}: parity max abs diff {parity['max_abs_diff']:.2e} (atol {parity['atol']})")
+        if args.calibrate:
+            int8 = quantize_int8(fp32, faces)
+            print(f"{int8}: int8, calibrated on {len(faces)} faces of {args.calibrate}")
+    except (LibreFaceError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def import_main(argv: list[str]) -> int:
+    """``libreface-nb import-libreface``; returns the exit code."""
+    from libreface_nb.export.libreface import import_libreface
+
+    p = argparse.ArgumentParser(
+        prog="libreface-nb import-libreface",
+        description="LibreFace's released ResNet-18 student → …_fp32.onnx or a .pt model.",
+    )
+    p.add_argument("checkpoint", help="a LibreFace student file ({'model': state_dict})")
+    p.add_argument("--out", required=True, help="…_fp32.onnx (for predict) or .pt")
+    p.add_argument("--task", choices=("intensity", "detection"), help="for a 12-output head")
+    p.add_argument("--img-size", type=int, default=224)
+    args = p.parse_args(argv)
+    try:
+        out = import_libreface(args.checkpoint, args.out, task=args.task, img_size=args.img_size)
+    except LibreFaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{out}: LibreFace student from {args.checkpoint}")
+    return 0

@@ -1,0 +1,299 @@
+"""Streaming inference: images, folders and videos → one results row per frame and face.
+
+Two stages overlap: a producer thread decodes frames, finds faces (one tracking FaceMesh per
+video, a static one for stills), aligns them in memory (no PNG is written) and prepares the model
+input; the caller's thread runs the model on batches of ``batch_size`` faces and builds the rows.
+A bounded queue between them (``queue_faces`` items) keeps memory flat however long the video:
+the producer waits when the model falls behind. Every decoded frame gives at least one row with
+its status (:mod:`libreface_nb.infer.columns`); frames skipped by ``every_nth_frame`` are not
+decoded into rows at all (they are grabbed, not converted). Statuses and their reasons reuse the
+face store's conventions (:mod:`libreface_nb.faces.preprocess`).
+
+Per-stage wall time (decode, landmarks, align, preprocess in the producer; model and post in the
+consumer) is accumulated in :class:`StageTimes`; the producer's stages overlap the consumer's.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from libreface_nb.errors import ConfigError, UnreadableInputError
+from libreface_nb.faces import io
+from libreface_nb.faces.preprocess import _LazyMesh, _status_row, list_media
+from libreface_nb.infer.backends import Backend, load_backend, prepare_faces
+from libreface_nb.infer.columns import BASE, build_table, openface, output_columns
+
+log = logging.getLogger(__name__)
+
+STAGES = ("decode", "landmarks", "align", "preprocess", "model", "post")
+_END = object()
+
+
+@dataclass
+class PredictOptions:
+    """How :func:`iter_predictions` runs (see :func:`libreface_nb.predict` for each field)."""
+
+    batch_size: int = 16
+    every_nth_frame: int = 1
+    max_faces: int = 1
+    detector: str = "auto"
+    landmarks: bool = False
+    track_videos: bool = True
+    chunk_rows: int = 512
+    queue_faces: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "every_nth_frame", "max_faces", "chunk_rows", "queue_faces"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)!r}")
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, frames and faces seen (one producer and one consumer)."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    frames: int = 0
+    faces: int = 0
+    wall: float = 0.0
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t0
+
+
+class _EveryNth:
+    """A frame-index container: every n-th frame (0, n, 2n, …)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __contains__(self, index: object) -> bool:
+        return isinstance(index, int) and index % self.n == 0
+
+
+def expand_sources(paths: Iterable[str | Path] | str | Path) -> list[str]:
+    """Files to read: files as given, folders → their images and videos sorted by path."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    out: list[str] = []
+    for p in paths:
+        p = Path(p)
+        out += [str(m) for m in list_media(p)] if p.is_dir() else [str(p)]
+    return out
+
+
+class _Producer:
+    """Frames → (row, prepared face or None, landmarks or None) items on a bounded queue."""
+
+    def __init__(self, sources: list[str], opts: PredictOptions, info: Any, times: StageTimes):
+        self.sources, self.opts, self.info, self.times = sources, opts, info, times
+        self.q: queue.Queue = queue.Queue(maxsize=opts.queue_faces)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="predict-producer", daemon=True)
+
+    def _put(self, item: object) -> None:
+        while not self.stop.is_set():
+            try:
+                self.q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        still = _LazyMesh(self.opts.max_faces, self.opts.detector)
+        try:
+            for src in self.sources:
+                if self.stop.is_set():
+                    break
+                if io.is_video(src):
+                    self._video(src)
+                else:
+                    self._still(src, still)
+        except BaseException as exc:  # surfaced in the consumer's thread
+            self._put(("fatal", exc))
+        finally:
+            still.close()
+            self._put(_END)
+
+    def _still(self, src: str, mesh: _LazyMesh) -> None:
+        try:
+            with self.times.stage("decode"):
+                image = io.read_image(src)
+        except UnreadableInputError as exc:
+            log.warning("%s", exc)
+            self._put((_status_row(src, 0, np.nan, "unreadable", str(exc)), None, None))
+            return
+        self._frame(mesh, src, 0, 0.0, image)
+
+    def _video(self, src: str) -> None:
+        from libreface_nb.faces.mesh import FaceMesh
+
+        opts = self.opts
+        wanted = _EveryNth(opts.every_nth_frame) if opts.every_nth_frame > 1 else None
+        try:
+            with FaceMesh(
+                static=not opts.track_videos, max_faces=opts.max_faces, detector=opts.detector
+            ) as mesh:
+                frames = io.iter_video(src, frames=wanted)
+                while not self.stop.is_set():
+                    with self.times.stage("decode"):
+                        vf = next(frames, None)
+                    if vf is None:
+                        break
+                    self._frame(mesh, src, vf.index, vf.time_s, vf.image)
+        except UnreadableInputError as exc:
+            log.warning("%s", exc)
+            self._put((_status_row(src, 0, np.nan, "unreadable", str(exc)), None, None))
+
+    def _frame(self, mesh: Any, src: str, frame: int, t: float, image: np.ndarray) -> None:
+        from libreface_nb.faces.align import align_face, face_quad
+        from libreface_nb.faces.pose import head_pose
+
+        self.times.frames += 1
+        try:
+            with self.times.stage("landmarks"):
+                faces = mesh.detect(image)
+        except Exception as exc:  # one MediaPipe failure must not stop a corpus
+            reason = f"face search failed: {type(exc).__name__}: {exc}"
+            self._put((_status_row(src, frame, t, "error", reason, image.shape), None, None))
+            return
+        if not faces:
+            row = _status_row(src, frame, t, "no_face", "MediaPipe found no face", image.shape)
+            self._put((row, None, None))
+            return
+        for k, face in enumerate(faces):
+            row = _status_row(src, frame, t, "ok", "", image.shape)
+            row.update(face=k, track_id=int(face.track_id), score=float(face.score))
+            try:
+                with self.times.stage("align"):
+                    lm = np.asarray(face.landmarks, dtype=np.float32)
+                    aligned = align_face(image, face_quad(lm), self.info.aligned_size, "fast")
+                    row["pitch"], row["yaw"], row["roll"] = head_pose(lm)
+                with self.times.stage("preprocess"):
+                    x = prepare_faces(aligned[None], self.info)[0]
+            except Exception as exc:
+                row.update(status="error", reason=f"face {k} failed: {type(exc).__name__}: {exc}")
+                self._put((row, None, None))
+                continue
+            self.times.faces += 1
+            self._put((row, x, lm[:, :2] if self.opts.landmarks else None))
+
+
+def _flush(items: list, backend: Backend, opts: PredictOptions, times: StageTimes) -> pd.DataFrame:
+    """Run the model on the faces of ``items`` (one batch at most) → their table rows."""
+    info = backend.info
+    idx = [i for i, (_, x, _) in enumerate(items) if x is not None]
+    preds = np.full((len(items), len(output_columns(info))), np.nan)
+    if idx:
+        with times.stage("model"):
+            out = backend.run(np.stack([items[i][1] for i in idx]))
+        preds[idx] = np.concatenate([out[n] for n in info.outputs], axis=1)
+    with times.stage("post"):
+        lms = None
+        if opts.landmarks:
+            lms = np.full((len(items), 478, 2), np.nan, np.float32)
+            for i in idx:
+                lms[i] = items[i][2]
+        rows = [{k: r.get(k) for k in BASE} for r, _, _ in items]
+        return build_table(rows, preds, info, lms)
+
+
+def iter_predictions(
+    paths: Iterable[str | Path] | str | Path,
+    backend: Backend,
+    opts: PredictOptions | None = None,
+    times: StageTimes | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Yield the results table in chunks of about ``opts.chunk_rows`` rows, in decode order."""
+    opts = opts or PredictOptions()
+    times = times or StageTimes()
+    t0 = time.perf_counter()
+    prod = _Producer(expand_sources(paths), opts, backend.info, times)
+    prod.thread.start()
+    items: list = []
+    parts: list[pd.DataFrame] = []
+    n_parts = 0
+    try:
+        while True:
+            item = prod.q.get()
+            if item is _END:
+                break
+            if isinstance(item, tuple) and len(item) == 2 and item[0] == "fatal":
+                raise item[1]
+            items.append(item)
+            if sum(x is not None for _, x, _ in items) >= opts.batch_size:
+                parts.append(_flush(items, backend, opts, times))
+                n_parts, items = n_parts + len(parts[-1]), []
+            if n_parts >= opts.chunk_rows:
+                yield pd.concat(parts, ignore_index=True)
+                parts, n_parts = [], 0
+        if items:
+            parts.append(_flush(items, backend, opts, times))
+        if parts:
+            yield pd.concat(parts, ignore_index=True)
+    finally:
+        prod.stop.set()
+        prod.thread.join()
+        times.wall += time.perf_counter() - t0
+
+
+def predict(
+    paths: Iterable[str | Path] | str | Path,
+    model: Any = None,
+    *,
+    backend: str = "ort",
+    threads: int | None = None,
+    device: str = "cpu",
+    openface_columns: bool = False,
+    progress: bool = False,
+    times: StageTimes | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """AUs, expressions and head pose for images, folders and videos: one row per frame and face.
+
+    Args:
+        paths: a file, a folder (its images and videos, sorted) or a list of them.
+        model: an exported ``…_fp32.onnx``/``…_int8.onnx`` (default: the newest under
+            ``outputs/runs/*/05_onnx_cpu_profiling/``), a ``.pt`` model file or a FaceModel.
+        backend: ``"ort"`` (ONNX Runtime) or ``"torch"`` (a FaceModel, also on CUDA).
+        threads: the model's intra-op threads (None: the library's default).
+        device: torch device for ``backend="torch"``.
+        openface_columns: OpenFace 2.0 column names (``AU01_r``, ``AU01_c``, ``success``…).
+        progress: a progress bar over rows.
+        times: a :class:`StageTimes` to fill with per-stage seconds.
+        **options: :class:`PredictOptions` fields: ``batch_size`` (16), ``every_nth_frame``
+            (1), ``max_faces`` (1), ``detector`` (``"auto"``), ``landmarks`` (False),
+            ``track_videos`` (True).
+
+    Returns:
+        The results table (:mod:`libreface_nb.infer.columns`).
+    """
+    from tqdm.auto import tqdm
+
+    be = load_backend(model, backend, threads=threads, device=device)
+    parts = []
+    with tqdm(disable=not progress, unit="row", desc="predict") as bar:
+        for part in iter_predictions(paths, be, PredictOptions(**options), times):
+            parts.append(part)
+            bar.update(len(part))
+    if parts:
+        table = pd.concat(parts, ignore_index=True)
+    else:
+        table = build_table([], np.zeros((0, len(output_columns(be.info)))), be.info)
+    return openface(table) if openface_columns else table
