@@ -270,3 +270,11 @@ def test_onnx_runtime_inference_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # a predict process stays small (no CUDA torch)
+
+
+def test_unknown_predict_options_are_refused(model_files, media):
+    from libreface_nb import predict
+    from libreface_nb.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="every_nth"):
+        predict(media / "a_astronaut.png", model_files[1], every_nth=2)

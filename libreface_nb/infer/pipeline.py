@@ -301,6 +301,10 @@ def predict(
     """
     from tqdm.auto import tqdm
 
+    known = set(PredictOptions.__dataclass_fields__) - {"chunk_rows", "queue_faces"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"unknown predict option(s) {unknown}; known: {sorted(known)}")
     be = load_backend(model, backend, threads=threads, device=device)
     parts = []
     with tqdm(disable=not progress, unit="row", desc="predict") as bar:
