@@ -94,3 +94,13 @@ def test_int8_is_smaller_and_agrees_with_fp32(exported):
     # Random weights on random inputs: agreement is looser than on trained models; the real
     # figures are measured in notebook 05 and the benchmark.
     assert table["pcc"].median() > 0.8
+
+
+def test_vit_teacher_exports_with_parity(tmp_path):
+    from libreface_nb.export.onnx import PARITY_ATOL, check_parity, export_onnx
+    from libreface_nb.models.factory import ModelConfig, create_model
+
+    cfg = ModelConfig(arch="vit", tasks=("expression",), img_size=32, vit_size="tiny")
+    teacher = create_model(cfg).eval()
+    path = export_onnx(teacher, tmp_path / "teacher_fp32.onnx")
+    assert check_parity(teacher, path, random_faces(3, 32))["max_abs_diff"] <= PARITY_ATOL

@@ -42,3 +42,21 @@ def test_pipeline_stages_table(engines):
     assert row["model_ms"] > 0 and row["landmarks_ms"] > 0
     assert row["frames_per_s"] == pytest.approx(6 / row["wall_s"])
     assert len(stage_times(table).axes[0].patches) == 6  # one bar segment per stage
+
+
+def test_save_profile_and_predictions_over_time(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from libreface_nb.export.profile import save_profile
+    from libreface_nb.plots.profile import predictions_over_time
+
+    lat = pd.DataFrame({"engine": ["ort"], "batch": [1], "ms_per_face": [5.0]})
+    st = pd.DataFrame({"engine": ["ort"], "frames_per_s": [60.0]})
+    back = pd.read_csv(save_profile(lat, st, tmp_path / "profile.csv"))
+    assert back["table"].tolist() == ["model", "pipeline"]
+    assert back["frames_per_s"].isna().tolist() == [True, False]
+    joined = pd.DataFrame({"frame": [0, 1, 2], "true_AU12": [0.0, 1.0, 2.0],
+                           "pred_AU12": [np.nan, 0.5, 1.5]})  # fmt: skip
+    fig = predictions_over_time(joined, ["AU12"])
+    assert [ln.get_label() for ln in fig.axes[0].lines] == ["true", "predicted"]

@@ -232,3 +232,49 @@ def test_with_truth_and_pcc_table():
     table = pcc_table(joined, ["AU12"])
     want = np.corrcoef([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])[0, 1]
     assert (table.loc[0, "n"], table.loc[0, "pcc"]) == (3, pytest.approx(want))
+
+
+def test_rows_stream_in_chunks_even_without_faces(model_files, media):
+    from libreface_nb.infer.backends import OrtBackend
+    from libreface_nb.infer.pipeline import PredictOptions, iter_predictions
+
+    opts = PredictOptions(batch_size=16, chunk_rows=2)
+    parts = list(iter_predictions(media / "b_clip.avi", OrtBackend(model_files[1]), opts))
+    assert [len(p) for p in parts] == [2, 2, 2]
+
+
+def test_an_unexpected_failure_on_one_file_is_an_error_row(model_files, media, monkeypatch):
+    from libreface_nb import predict
+    from libreface_nb.infer import pipeline
+
+    real = pipeline.io.read_image
+
+    def flaky(path):
+        if str(path).endswith("a_astronaut.png"):
+            raise RuntimeError("disk on fire")
+        return real(path)
+
+    monkeypatch.setattr(pipeline.io, "read_image", flaky)
+    t = predict([media / "a_astronaut.png", media / "d_grace.jpg"], model_files[1])
+    assert t["status"].tolist() == ["error", "ok"]
+    assert "disk on fire" in t.loc[0, "reason"]
+
+
+def test_onnx_runtime_inference_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import libreface_nb.infer.writer, libreface_nb.infer.pipeline;"
+        "import libreface_nb.export.runtime; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # a predict process stays small (no CUDA torch)
+
+
+def test_unknown_predict_options_are_refused(model_files, media):
+    from libreface_nb import predict
+    from libreface_nb.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="every_nth"):
+        predict(media / "a_astronaut.png", model_files[1], every_nth=2)

@@ -30,6 +30,7 @@ from torch import nn
 from libreface_nb.atomic import atomic_path
 from libreface_nb.errors import CheckpointError, ConfigError
 from libreface_nb.export.metadata import INPUT_NAME, ModelInfo
+from libreface_nb.export.runtime import ort_session, read_metadata, run_onnx
 from libreface_nb.models.tasks import activate
 
 log = logging.getLogger(__name__)
@@ -85,17 +86,6 @@ def set_metadata(onnx_model: Any, info: ModelInfo) -> None:
         entry.key, entry.value = key, value
 
 
-def read_metadata(path: str | Path) -> ModelInfo:
-    """The :class:`ModelInfo` stored in an exported file."""
-    import onnx
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such ONNX file")
-    proto = onnx.load(str(path), load_external_data=False)
-    return ModelInfo.from_props({p.key: p.value for p in proto.metadata_props}, str(path))
-
-
 def export_onnx(
     model: nn.Module,
     path: str | Path,
@@ -132,6 +122,8 @@ def export_onnx(
         with atomic_path(path) as tmp:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # "legacy exporter": chosen
+                # timm's shape asserts are constants for a fixed input size; parity checks it.
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
                 torch.onnx.export(
                     wrapper, (dummy,), str(tmp), input_names=[INPUT_NAME],
                     output_names=list(info.outputs), dynamic_axes=axes, opset_version=opset,
@@ -145,29 +137,6 @@ def export_onnx(
         model.train(was_training)
     log.info("exported %s (%s, outputs %s)", path, info.tasks, info.outputs)
     return path
-
-
-def ort_session(path: str | Path, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session with all graph optimizations and ``threads`` intra-op."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = int(threads)
-        opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
-def run_onnx(session: Any, images: np.ndarray, batch_size: int = 32) -> dict[str, np.ndarray]:
-    """Outputs of a session on ``images`` f32 ``[N, 3, S, S]``, in batches; name → ``[N, K]``."""
-    names = [o.name for o in session.get_outputs()]
-    parts: dict[str, list] = {n: [] for n in names}
-    for i in range(0, len(images), batch_size):
-        x = np.ascontiguousarray(images[i : i + batch_size], dtype=np.float32)
-        for n, y in zip(names, session.run(names, {INPUT_NAME: x}), strict=True):
-            parts[n].append(y)
-    return {n: np.concatenate(v) for n, v in parts.items()}
 
 
 def check_parity(

@@ -1,0 +1,1 @@
+"""Inference for images, folders and videos: backends, the streaming pipeline, results, CLI."""

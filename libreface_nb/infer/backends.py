@@ -57,7 +57,7 @@ class OrtBackend:
     """An exported ``…_fp32.onnx`` / ``…_int8.onnx`` file in ONNX Runtime (CPU)."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        from libreface_nb.export.onnx import ort_session
+        from libreface_nb.export.runtime import ort_session
 
         self.path = Path(path)
         if not self.path.is_file():

@@ -78,6 +78,7 @@ def predict_main(argv: list[str]) -> int:
     from libreface_nb.infer.writer import file_format, predict_to_file
 
     args = _predict_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         model = args.model or find_default_model()
         backend = load_backend(model, args.backend, threads=args.threads, device=args.device)

@@ -106,6 +106,7 @@ class _Producer:
         self.q: queue.Queue = queue.Queue(maxsize=opts.queue_faces)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="predict-producer", daemon=True)
+        self.next_frame = 0
 
     def _put(self, item: object) -> None:
         while not self.stop.is_set():
@@ -121,15 +122,25 @@ class _Producer:
             for src in self.sources:
                 if self.stop.is_set():
                     break
-                if io.is_video(src):
-                    self._video(src)
-                else:
-                    self._still(src, still)
+                self._source(src, still)
         except BaseException as exc:  # surfaced in the consumer's thread
             self._put(("fatal", exc))
         finally:
             still.close()
             self._put(_END)
+
+    def _source(self, src: str, still: _LazyMesh) -> None:
+        """One file; an unexpected failure becomes an ``error`` row and the run goes on."""
+        self.next_frame = 0
+        try:
+            if io.is_video(src):
+                self._video(src)
+            else:
+                self._still(src, still)
+        except Exception as exc:
+            log.warning("%s: %r", src, exc)
+            reason = f"reading stopped: {type(exc).__name__}: {exc}"
+            self._put((_status_row(src, self.next_frame, np.nan, "error", reason), None, None))
 
     def _still(self, src: str, mesh: _LazyMesh) -> None:
         try:
@@ -166,6 +177,7 @@ class _Producer:
         from libreface_nb.faces.pose import head_pose
 
         self.times.frames += 1
+        self.next_frame = frame + 1  # where an error row goes if the file then fails
         try:
             with self.times.stage("landmarks"):
                 faces = mesh.detect(image)
@@ -237,7 +249,10 @@ def iter_predictions(
             if isinstance(item, tuple) and len(item) == 2 and item[0] == "fatal":
                 raise item[1]
             items.append(item)
-            if sum(x is not None for _, x, _ in items) >= opts.batch_size:
+            # A full batch of faces, or many rows without faces (a long stretch with no face
+            # must not pile up in memory).
+            full = sum(x is not None for _, x, _ in items) >= opts.batch_size
+            if full or len(items) >= opts.chunk_rows:
                 parts.append(_flush(items, backend, opts, times))
                 n_parts, items = n_parts + len(parts[-1]), []
             if n_parts >= opts.chunk_rows:
@@ -286,6 +301,10 @@ def predict(
     """
     from tqdm.auto import tqdm
 
+    known = set(PredictOptions.__dataclass_fields__) - {"chunk_rows", "queue_faces"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"unknown predict option(s) {unknown}; known: {sorted(known)}")
     be = load_backend(model, backend, threads=threads, device=device)
     parts = []
     with tqdm(disable=not progress, unit="row", desc="predict") as bar:

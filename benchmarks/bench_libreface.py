@@ -1,0 +1,154 @@
+"""LibreFace's own package and this workbook's ``predict``, side by side on the same video.
+
+Installs LibreFace's pip release (``libreface==0.2.0``, ``--no-deps``) into a throwaway virtual
+environment that sees the workbook's packages through a ``.pth`` file (so torch, timm,
+mediapipe and OpenCV are not downloaded again; LibreFace pins older releases of them, so its
+speed here is with the workbook's versions). Three things LibreFace needs are replaced in its
+process, none of them on the path being timed beyond what it does itself:
+
+- its weight downloads (Google Drive through ``gdown``; torchvision's and timm's ImageNet
+  weights) are disabled and its ``load_state_dict`` calls keep the random initialisation:
+  speed does not depend on the weight values;
+- its video reader calls the ``ffmpeg`` program, absent here; it is pointed at LibreFace's own
+  OpenCV reader (``libreface.utils.get_frames_from_video_opencv``), which likewise writes every
+  frame to PNG.
+
+Then it times ``libreface.get_facial_attributes_video`` (default joint model, CPU) and this
+workbook's ``predict`` (int8 and fp32 ONNX, 2 threads; the ResNet-18 student with random
+weights) on the same 640×480 clip, in one run, and prints a table.
+
+Usage::
+
+    python benchmarks/bench_libreface.py [--frames 90] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+LIBREFACE = "libreface==0.2.0"
+
+#: Runs inside the throwaway environment: argv = video, temp dir. Prints one JSON line.
+RUNNER = r"""
+import json, os, sys, time, types
+sys.modules.setdefault("gdown", types.SimpleNamespace(download=lambda **k: None))
+for name in ("imutils",):
+    try:
+        __import__(name)
+    except ImportError:
+        sys.modules[name] = types.ModuleType(name)
+import torch
+_load = torch.load
+def _no_weights(path, *a, **k):  # offline: no weight file, keep random weights
+    if isinstance(path, str) and not os.path.exists(path):
+        return {"model": None}
+    return _load(path, *a, **k)
+torch.load = _no_weights
+_lsd = torch.nn.Module.load_state_dict
+def _keep_random(self, state_dict, *a, **k):
+    if state_dict is None:
+        return None
+    return _lsd(self, state_dict, *a, **k)
+torch.nn.Module.load_state_dict = _keep_random
+import torchvision.models._api  # ImageNet weights for its encoders: offline, keep random ones
+torchvision.models._api.WeightsEnum.get_state_dict = lambda self, *a, **k: None
+import timm, timm.models  # and timm's pretrained weights
+_create = timm.create_model
+def _random_init(*a, **k):
+    return _create(*a, **{**k, "pretrained": False})
+timm.create_model = timm.models.create_model = _random_init
+torch.set_num_threads(2)
+import libreface, libreface.utils
+libreface.get_frames_from_video_ffmpeg = libreface.utils.get_frames_from_video_opencv
+video, tmp = sys.argv[1], sys.argv[2]
+t0 = time.perf_counter()
+df = libreface.get_facial_attributes_video(video, temp_dir=tmp, device="cpu",
+                                           weights_download_dir=os.path.join(tmp, "w"))
+wall = time.perf_counter() - t0
+print(json.dumps({"rows": int(len(df)), "wall_s": wall}))
+"""
+
+
+def make_env(root: Path) -> Path:
+    """A venv at ``root`` seeing this interpreter's site-packages, with LibreFace installed."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", "--without-pip", str(root)], check=True)
+    py = root / "bin" / "python"
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    Path(site, "_workbook.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "--no-deps", "--quiet", "--target", site, LIBREFACE],
+        check=True,
+    )
+    return py
+
+
+def run_libreface(py: Path, clip: Path, work: Path) -> dict:
+    script = work / "run_libreface.py"
+    script.write_text(RUNNER)
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "GLOG_minloglevel": "2"}
+    out = subprocess.run(
+        [str(py), str(script), str(clip), str(work / "lf_tmp")],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"LibreFace failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--frames", type=int, default=90)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json")
+    args = p.parse_args(argv)
+    from bench_faces import _photo_frames
+    from bench_predict import make_models, throughput, write_clip
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        clip = write_clip(work / "clip.avi", _photo_frames(args.frames))
+        fp32, int8 = make_models(work, clip, None)
+        py = make_env(work / "lfenv")
+        # LibreFace builds its four models on every call: a 10-frame call measures that
+        # start-up, so the marginal rate of the long call is reported too.
+        short = write_clip(work / "short.avi", _photo_frames(10))
+        lf0, lf = run_libreface(py, short, work), run_libreface(py, clip, work)
+        marginal = (args.frames - 10) / max(lf["wall_s"] - lf0["wall_s"], 1e-9)
+        rows.append({"tool": "LibreFace 0.2.0 (joint AU + FER + gaze), per call",
+                     "frames": args.frames, "rows": lf["rows"],
+                     "frames_per_s": round(args.frames / lf["wall_s"], 2)})  # fmt: skip
+        rows.append({"tool": "LibreFace 0.2.0, marginal (start-up excluded)",
+                     "frames": args.frames - 10, "rows": lf["rows"] - lf0["rows"],
+                     "frames_per_s": round(marginal, 2)})  # fmt: skip
+        print(f"LibreFace: 10 frames {lf0}, {args.frames} frames {lf}", flush=True)
+        for model in (int8, fp32):
+            r = throughput(clip, model, args.threads, 30, 16)
+            rows.append({"tool": f"libreface_nb predict ({model.stem.split('_')[-1]})",
+                         "frames": r["frames"], "rows": r["rows"],
+                         "frames_per_s": r["frames_per_s"]})  # fmt: skip
+    base = rows[1]["frames_per_s"]  # LibreFace's marginal rate: the kinder comparison
+    print("| tool | frames | rows | frames/s | × LibreFace |\n|---|---|---|---|---|")
+    for r in rows:
+        ratio = r["frames_per_s"] / base if base else float("nan")
+        print(f"| {r['tool']} | {r['frames']} | {r['rows']} | {r['frames_per_s']} | {ratio:.1f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "load": os.getloadavg()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
