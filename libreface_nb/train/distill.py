@@ -66,6 +66,14 @@ ABLATIONS: dict[str, tuple[bool, bool]] = {
     "kl": (False, True),
     "none": (False, False),
 }
+#: display names of the students notebook 03 trains ("distilled" = the main, "both" student).
+ABLATION_LABELS = {
+    "distilled": "distilled (feature + KL)",
+    "both": "feature + KL",
+    "feature": "feature only",
+    "kl": "KL only",
+    "none": "no distillation",
+}
 EPS = 1e-7  # LibreFace's floor inside the reference KL
 
 
@@ -307,3 +315,66 @@ def evaluate(model: FaceModel, loader: Any, task: str, prefix: str = "val_") -> 
     metrics = task_metrics(task, p["pred"], p["labels"], p.get("mask"))
     out.update({f"{prefix}{k}": float(v) for k, v in metrics.items() if not k.endswith("output")})
     return out
+
+
+# --- one call for notebook 03 -------------------------------------------------------------
+
+
+def student_fit_config(task: str, **overrides: Any):  # noqa: ANN201 - a FitConfig
+    """LibreFace's DISFA distillation recipe (AdamW lr 1e-3, batch 128, 12 epochs, seed 0,
+    clip 1.0), monitoring the task's metric (mode max); ``overrides`` replace any field."""
+    from libreface_nb.train.loop import FitConfig
+
+    recipe = {"epochs": 12, "batch_size": 128, "lr": 1e-3, "monitor": get_task(task).monitor}
+    return FitConfig(**(recipe | {"mode": "max", "seed": 0} | overrides))
+
+
+@dataclass
+class StudentResult:
+    """A trained student (best epoch's weights), fit's result and where ``model.pt`` went."""
+
+    model: FaceModel
+    fit: Any
+    path: Any
+    seconds: float
+
+
+def train_student(
+    datasets: dict[str, Any],
+    teacher: FaceModel | None,
+    student_cfg: Any,
+    distill_cfg: DistillConfig,
+    fit_cfg: Any,
+    out_dir: Any,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> StudentResult:
+    """Build a student (seeded by ``fit_cfg.seed``), distil or train it with ``fit``, save it.
+
+    Args:
+        datasets: ``{"train": …, "val": …}`` (:func:`libreface_nb.data.splits.make_datasets`).
+        teacher: the frozen teacher; not used (may be None) when both distillation weights are 0.
+        student_cfg: the student's :class:`~libreface_nb.models.factory.ModelConfig`.
+        distill_cfg: loss weights (e.g. ``DistillConfig.ablation("kl")``).
+        fit_cfg: a ``FitConfig`` (e.g. :func:`student_fit_config`).
+        out_dir: gets fit's ``best.pt``, ``last.pt``, ``history.jsonl`` and ``model.pt``
+            (:func:`~libreface_nb.models.factory.save_model` of the best epoch's student, its
+            ``extra`` holding the task, the distillation config, best epoch and monitor value).
+    """
+    import time
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from libreface_nb.models.factory import create_model, save_model
+    from libreface_nb.train.loop import fit
+
+    torch.manual_seed(fit_cfg.seed)
+    student = create_model(student_cfg)
+    step = DistillStep(student, teacher if distill_cfg.uses_teacher else None, distill_cfg)
+    t0 = time.perf_counter()
+    res = fit(step, datasets["train"], datasets["val"], fit_cfg, out_dir)
+    seconds = time.perf_counter() - t0
+    info = {"task": step.task, "distill": asdict(distill_cfg), "best_epoch": res.best_epoch,
+            fit_cfg.monitor: res.best} | dict(extra or {})  # fmt: skip
+    path = save_model(Path(out_dir) / "model.pt", student.cpu(), extra=info)
+    return StudentResult(student, res, path, seconds)
