@@ -348,6 +348,7 @@ def train_student(
     out_dir: Any,
     *,
     extra: dict[str, Any] | None = None,
+    init: Any = None,
 ) -> StudentResult:
     """Build a student (seeded by ``fit_cfg.seed``), distil or train it with ``fit``, save it.
 
@@ -360,6 +361,8 @@ def train_student(
         out_dir: gets fit's ``best.pt``, ``last.pt``, ``history.jsonl`` and ``model.pt``
             (:func:`~libreface_nb.models.factory.save_model` of the best epoch's student, its
             ``extra`` holding the task, the distillation config, best epoch and monitor value).
+        init: a local file to start the student from (ImageNet CNN weights or a LibreFace
+            student, :func:`libreface_nb.models.checkpoints.load_student_init`); None = random.
     """
     import time
     from dataclasses import asdict
@@ -370,11 +373,15 @@ def train_student(
 
     torch.manual_seed(fit_cfg.seed)
     student = create_model(student_cfg)
+    if init:
+        from libreface_nb.models.checkpoints import load_student_init
+
+        load_student_init(student, init)
     step = DistillStep(student, teacher if distill_cfg.uses_teacher else None, distill_cfg)
     t0 = time.perf_counter()
     res = fit(step, datasets["train"], datasets["val"], fit_cfg, out_dir)
     seconds = time.perf_counter() - t0
     info = {"task": step.task, "distill": asdict(distill_cfg), "best_epoch": res.best_epoch,
-            fit_cfg.monitor: res.best} | dict(extra or {})  # fmt: skip
+            fit_cfg.monitor: res.best, "init": str(init or "")} | dict(extra or {})  # fmt: skip
     path = save_model(Path(out_dir) / "model.pt", student.cpu(), extra=info)
     return StudentResult(student, res, path, seconds)
