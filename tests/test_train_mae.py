@@ -157,6 +157,22 @@ def test_store_faces_serves_every_ok_face(store):
     assert (len(ds), tuple(ds[0]["image"].shape)) == (8, (3, 64, 64))
 
 
+def test_store_faces_can_keep_only_some_sources(store):
+    from libreface_nb.errors import DatasetLayoutError
+
+    with pytest.raises(DatasetLayoutError, match="no aligned face"):
+        StoreFaces(store, build_transform("au", False, size=64), sources=["/other.mp4"])
+
+
+def test_store_faces_augmentation_is_seeded_per_sample_and_epoch(store):
+    ds = StoreFaces(store, build_transform("au", True, size=64), seed=0)
+    first = ds[3]["image"]
+    again = StoreFaces(store, build_transform("au", True, size=64), seed=0)[3]["image"]
+    assert torch.equal(again, first)
+    ds.set_epoch(1)
+    assert not torch.equal(ds[3]["image"], first)
+
+
 def test_a_few_steps_on_eight_faces_reduce_the_loss(store, tmp_path):
     torch.manual_seed(0)
     ds = StoreFaces(store, build_transform("au", False, size=64), seed=0)

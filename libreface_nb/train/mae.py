@@ -191,7 +191,8 @@ class MAE(nn.Module):
 
     def loss_fn(self, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean squared error per patch, averaged over the hidden patches only."""
-        per_patch = ((pred - self.target(imgs)) ** 2).mean(dim=-1)  # [N, L]
+        # float32 even under autocast: per-patch variances of bf16 pixels are too coarse.
+        per_patch = ((pred.float() - self.target(imgs.float())) ** 2).mean(dim=-1)  # [N, L]
         return (per_patch * mask).sum() / mask.sum()
 
     def forward(self, imgs: torch.Tensor, generator: torch.Generator | None = None):  # noqa: ANN201
