@@ -16,6 +16,7 @@ without the prefix plus per-output values, for the test subjects.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,5 +162,7 @@ def finetune_teacher(
     res = fit(FinetuneStep(model, task), datasets["train"], datasets["val"], fit_cfg, out_dir)
     info = {"task": task, "best_epoch": res.best_epoch, fit_cfg.monitor: res.best,
             "encoder_checkpoint": str(encoder_checkpoint or "")} | dict(extra or {})  # fmt: skip
-    path = save_model(Path(out_dir) / "model.pt", model.cpu(), extra=info)
+    path = Path(out_dir) / "model.pt"
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes
+        save_model(path, model.cpu(), extra=info)
     return FinetuneResult(model, res, report, path)
