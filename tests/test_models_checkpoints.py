@@ -12,7 +12,12 @@ import torch
 from torch import nn
 
 from libreface_nb.errors import CheckpointError
-from libreface_nb.models.checkpoints import load_libreface_student, load_vit_encoder
+from libreface_nb.models.checkpoints import (
+    load_cnn_encoder,
+    load_libreface_student,
+    load_student_init,
+    load_vit_encoder,
+)
 from libreface_nb.models.factory import ModelConfig, count_parameters, create_model
 from libreface_nb.models.vit import build_vit_encoder
 
@@ -257,3 +262,42 @@ def test_student_import_refuses_a_vit(tmp_path):
     model = create_model(ModelConfig("vit", vit_size="tiny", img_size=32))
     with pytest.raises(CheckpointError, match="ResNets; model is 'vit'"):
         load_libreface_student(model, path)
+
+
+def test_torchvision_resnet18_weights_load_into_the_student_encoder(tmp_path):
+    import torchvision
+
+    tv = torchvision.models.resnet18(weights=None).eval()
+    _randomise_bn(tv)
+    path = _save(tmp_path / "resnet18_imagenet.pth", tv.state_dict(), wrap=None)
+    model = create_model(ModelConfig("resnet18", img_size=64)).eval()
+    report = load_cnn_encoder(model, path)
+    assert report.ignored == ["fc.bias", "fc.weight"] and report.missing == []
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        want = torch.flatten(nn.Sequential(*list(tv.children())[:-1])(x), 1)
+        torch.testing.assert_close(model.features(x), want, rtol=1e-5, atol=1e-5)
+
+
+def test_cnn_weights_of_another_arch_are_refused(tmp_path):
+    import timm
+
+    path = _save(tmp_path / "r10.pth", timm.create_model("resnet10t", num_classes=0).state_dict())
+    with pytest.raises(CheckpointError, match=r"r10\.pth: not a resnet18 encoder: shapes differ"):
+        load_cnn_encoder(create_model(ModelConfig("resnet18")), path)
+
+
+def test_student_init_recognises_a_libreface_file(tmp_path):
+    path = _save(tmp_path / "lf.pth", _LibreFaceStudent(joint=False).state_dict())
+    report = load_student_init(create_model(ModelConfig("resnet18")), path)
+    assert report.layout == "libreface-student"
+
+
+def test_cnn_weights_with_missing_blocks_are_refused_strictly(tmp_path):
+    sd = create_model(ModelConfig("resnet18")).encoder.state_dict()
+    sd = {k: v for k, v in sd.items() if not k.startswith("layer4.")}
+    path = _save(tmp_path / "cut.pth", sd, wrap=None)
+    with pytest.raises(
+        CheckpointError, match=r"cut\.pth: does not fit resnet18: .*missing: layer4"
+    ):
+        load_cnn_encoder(create_model(ModelConfig("resnet18")), path)

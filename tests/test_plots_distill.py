@@ -24,6 +24,13 @@ def test_loss_terms_has_a_line_per_model_and_term():
     assert list(fig.axes[0].lines[0].get_xdata()) == [1, 2, 3]
 
 
+def test_loss_terms_keeps_one_colour_per_model_across_panels():
+    fig = pdist.loss_terms({"none": _hist(False), "distilled": _hist(True)}, "val_pcc")
+    feature_line = fig.axes[1].lines[0]
+    assert feature_line.get_label() == "distilled"
+    assert feature_line.get_color() == fig.axes[0].lines[1].get_color()
+
+
 def test_per_output_comparison_draws_one_bar_per_model_and_output():
     per = {"teacher": {"AU01": 0.5, "AU02": math.nan}, "student": {"AU01": 0.4, "AU02": 0.3}}
     fig = pdist.per_output_comparison(per, "PCC", means={"teacher": 0.5, "student": 0.35})

@@ -37,6 +37,12 @@ patch size or depth differs from the model's is refused, naming both.
 | ``classifier_2.{0,2,4}.*``   | ``heads.<tasks[1]>.{0,2,4}.*`` (joint)      |
 
 LibreFace's heads end in a Sigmoid (no weights): the raw outputs here are the values before it.
+
+**CNN encoders** (:func:`load_cnn_encoder`): a timm or torchvision state dict with timm's key
+names (torchvision's ResNets share them: ``conv1``, ``bn1``, ``layer1``…), e.g. ImageNet
+weights a user keeps locally (LibreFace initialises its student from torchvision's ImageNet
+ResNet-18, timm tag ``resnet18.tv_in1k``); the classifier ``fc.*`` is ignored and reported.
+:func:`load_student_init` picks between the two student layouts.
 """
 
 from __future__ import annotations
@@ -331,3 +337,52 @@ def load_libreface_student(model: FaceModel, path: str | Path) -> ImportReport:
     report.loaded = sorted(mapped)
     log.info("LibreFace student import: %s", report.summary())
     return report
+
+
+# --- CNN encoders (e.g. ImageNet weights a user has as a local file) -------------------------
+
+#: Classifier keys of timm / torchvision CNN checkpoints: never loaded into a student's encoder.
+_CNN_HEAD = re.compile(r"^(fc|head|classifier|head\.fc)\.")
+
+
+def load_cnn_encoder(model: FaceModel, path: str | Path, *, strict: bool = True) -> ImportReport:
+    """Load a timm (or torchvision ResNet) state dict into a CNN student's ``encoder``.
+
+    The file's classifier (``fc.*``, ``head.*``, ``classifier.*``) is ignored and reported, unless
+    the model keeps timm's classifier (``encoder_classes`` > 0, LibreFace 2.0's RepVGG), which then
+    loads too. ``strict``: every encoder key must be in the file.
+    """
+    path = Path(path)
+    sd = read_state_dict(path)
+    target = model.encoder.state_dict()
+    report = ImportReport(str(path), "timm-cnn")
+    keep_head = bool(model.config.encoder_classes)
+    report.ignored = sorted(k for k in sd if _CNN_HEAD.match(k) and not keep_head)
+    sd = {k: v for k, v in sd.items() if k not in set(report.ignored)}
+    bad = [
+        f"{k} {list(v.shape)} in file, {list(target[k].shape)} in model"
+        for k, v in sd.items()
+        if k in target and v.shape != target[k].shape
+    ]
+    if bad:
+        raise CheckpointError(
+            f"{path}: not a {model.config.arch} encoder: shapes differ: " + "; ".join(bad[:5])
+        )
+    report.unexpected = sorted(set(sd) - set(target))
+    report.missing = sorted(set(target) - set(sd))
+    if strict and (report.missing or report.unexpected):
+        raise CheckpointError(f"{path}: does not fit {model.config.arch}: {report.summary()}")
+    load = {k: v for k, v in sd.items() if k in target}
+    model.encoder.load_state_dict(load, strict=False)
+    report.loaded = sorted(load)
+    log.info("CNN encoder import: %s", report.summary())
+    return report
+
+
+def load_student_init(model: FaceModel, path: str | Path) -> ImportReport:
+    """Initialise a student from a local file: a LibreFace student (``encoder.N``/``classifier``
+    keys, loaded whole and strictly) or a timm/torchvision CNN (encoder only, strictly)."""
+    sd_keys = read_state_dict(path).keys()
+    if any(k.startswith(("encoder.0.", "classifier.")) for k in sd_keys):
+        return load_libreface_student(model, path)
+    return load_cnn_encoder(model, path)

@@ -127,6 +127,8 @@ class FaceModel(nn.Module):
         self.encoder = encoder
         self.neck = neck
         self.heads = heads
+        #: the ``extra`` record of the file the model was loaded from ({} when built here).
+        self.extra: dict[str, Any] = {}
 
     @property
     def tasks(self) -> tuple[str, ...]:

@@ -34,18 +34,20 @@ def loss_terms(histories: Mapping[str, Sequence[Mapping[str, Any]]], monitor: st
         monitor: the validation metric shown in the last panel, e.g. ``val_pcc``.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     use_style()
     panels = {**TERMS, monitor: f"{monitor} (validation)"}
     fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 2.6), squeeze=False)
     for ax, (key, title) in zip(axes[0], panels.items(), strict=True):
-        for name, hist in histories.items():
+        for i, (name, hist) in enumerate(histories.items()):
             pts = [(r["epoch"] + 1, r[key]) for r in hist if r.get(key) is not None]
-            if pts:
+            if pts:  # one colour per model in every panel, even where a model has no line
                 x, y = zip(*pts, strict=True)
-                ax.plot(x, y, marker="o", label=name)
+                ax.plot(x, y, marker="o", label=name, color=f"C{i % 10}")
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles, labels = axes[0][-1].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False,

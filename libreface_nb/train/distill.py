@@ -31,31 +31,31 @@ negative and is not minimised at s = t; for expressions the reference never appl
 This, and its double squashing (Sigmoid heads under BCE-with-logits / cross-entropy), is why the
 default differs.
 
-Task losses (the student's own head, labels from :class:`~libreface_nb.data.dataset.FaceDataset`
-batches): ``intensity`` MSE of 5·sigmoid(raw) against the 0–5 labels over known labels
-(``mask``); ``detection`` BCE-with-logits over known labels; ``expression`` cross-entropy,
-target -1 ignored. Validation metrics (:func:`task_metrics`, a small private helper until
-``libreface_nb.eval.metrics`` is on main): ``val_pcc`` (mean over AUs of the Pearson correlation
-over all frames, AUs whose labels or predictions are constant left out), ``val_mae``;
-``val_f1`` (mean over AUs of the binary F1 at 0.5, AUs with no positive label and no positive
-prediction left out); ``val_accuracy``; and ``val_loss`` (the task loss) always.
+Task losses and validation metrics are the teacher's (:mod:`libreface_nb.train.finetune`,
+:mod:`libreface_nb.train.metrics`), so teacher and student are selected and compared alike:
+``intensity`` MSE of 5·sigmoid(raw) against the 0–5 labels over known labels (``mask``),
+``detection`` BCE-with-logits over known labels, ``expression`` cross-entropy with target -1
+ignored; :meth:`DistillStep.validate` returns ``val_loss`` and ``val_pcc`` / ``val_f1`` /
+``val_accuracy``.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from libreface_nb.config import INTENSITY_MAX
 from libreface_nb.errors import ConfigError
 from libreface_nb.models.factory import FaceModel
-from libreface_nb.models.tasks import activate, get_task
+from libreface_nb.models.tasks import get_task
+from libreface_nb.train.finetune import metrics_of, predict, task_loss
+from libreface_nb.train.loop import FitConfig, FitResult, fit
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,14 @@ ABLATIONS: dict[str, tuple[bool, bool]] = {
     "feature": (True, False),
     "kl": (False, True),
     "none": (False, False),
+}
+#: display names of the students notebook 03 trains ("distilled" = the main, "both" student).
+ABLATION_LABELS = {
+    "distilled": "distilled (feature + KL)",
+    "both": "feature + KL",
+    "feature": "feature only",
+    "kl": "KL only",
+    "none": "no distillation",
 }
 EPS = 1e-7  # LibreFace's floor inside the reference KL
 
@@ -142,19 +150,6 @@ def kl_term(task: str, s_raw: torch.Tensor, t_raw: torch.Tensor, mode: str) -> t
     return _bernoulli_kl(torch.sigmoid(t_raw), torch.sigmoid(s_raw))
 
 
-def task_loss(task: str, raw: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
-    """The task's supervised loss on raw outputs (see the module docstring)."""
-    kind = get_task(task).loss
-    if kind == "ce":
-        return F.cross_entropy(raw, batch["expression"].long(), ignore_index=-1)
-    labels, mask = batch["labels"].float(), batch["mask"].float()
-    if kind == "mse":
-        err = (INTENSITY_MAX * torch.sigmoid(raw) - labels) ** 2
-    else:
-        err = F.binary_cross_entropy_with_logits(raw, labels, reduction="none")
-    return (err * mask).sum() / mask.sum().clamp(min=1.0)
-
-
 def fit_size(model: FaceModel, x: torch.Tensor) -> torch.Tensor:
     """Resize images to ``model.config.img_size`` if they differ (bilinear, antialiased)."""
     size = model.config.img_size
@@ -228,82 +223,68 @@ class DistillStep:
 
     def validate(self, loader: Any) -> dict[str, float]:
         """``val_loss`` and the task's metrics (``val_pcc``/``val_f1``/``val_accuracy``…)."""
-        return evaluate(self.student, loader, self.task)
+        m = metrics_of(self.task, predict(self.student, self.task, loader))
+        return {f"val_{k}": float(v) for k, v in m.items() if k != "per_output"}
 
 
-# --- predictions and metrics (small private helper; see the module docstring) ---------------
+# --- one call for notebook 03 -------------------------------------------------------------
 
 
-@torch.no_grad()
-def predict(model: FaceModel, loader: Any, task: str) -> dict[str, np.ndarray]:
-    """Run ``model`` in eval mode: ``raw``, ``pred`` (activated), ``labels``, ``mask`` arrays.
+def student_fit_config(task: str, **overrides: Any) -> FitConfig:
+    """LibreFace's DISFA distillation recipe (AdamW lr 1e-3, batch 128, 12 epochs, seed 0,
+    clip 1.0), monitoring the task's metric (mode max); ``overrides`` replace any field."""
+    recipe = {"epochs": 12, "batch_size": 128, "lr": 1e-3, "monitor": get_task(task).monitor}
+    return FitConfig(**(recipe | {"mode": "max", "seed": 0} | overrides))
 
-    ``pred`` f32[N, K] (intensities 0–5 or probabilities); ``labels``/``mask`` f32[N, K] for AU
-    tasks, ``labels`` int64[N] (-1 unknown) for expressions.
+
+@dataclass
+class StudentResult:
+    """A trained student (best epoch's weights), fit's result and where ``model.pt`` went."""
+
+    model: FaceModel
+    fit: FitResult
+    path: Path
+    seconds: float
+
+
+def train_student(
+    datasets: dict[str, Any],
+    teacher: FaceModel | None,
+    student_cfg: Any,
+    distill_cfg: DistillConfig,
+    fit_cfg: FitConfig,
+    out_dir: str | Path,
+    *,
+    extra: dict[str, Any] | None = None,
+    init: str | Path | None = None,
+) -> StudentResult:
+    """Build a student (seeded by ``fit_cfg.seed``), distil or train it with ``fit``, save it.
+
+    Args:
+        datasets: ``{"train": …, "val": …}`` (:func:`libreface_nb.data.splits.make_datasets`).
+        teacher: the frozen teacher; not used (may be None) when both distillation weights are 0.
+        student_cfg: the student's :class:`~libreface_nb.models.factory.ModelConfig`.
+        distill_cfg: loss weights (e.g. ``DistillConfig.ablation("kl")``).
+        fit_cfg: a ``FitConfig`` (e.g. :func:`student_fit_config`).
+        out_dir: gets fit's ``best.pt``, ``last.pt``, ``history.jsonl`` and ``model.pt``
+            (:func:`~libreface_nb.models.factory.save_model` of the best epoch's student, its
+            ``extra`` holding the task, the distillation config, best epoch and monitor value).
+        init: a local file to start the student from (ImageNet CNN weights or a LibreFace
+            student, :func:`libreface_nb.models.checkpoints.load_student_init`); None = random.
     """
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    raws, labels, masks = [], [], []
-    for batch in loader:
-        raws.append(model(fit_size(model, batch["image"].to(device)))[task].float().cpu())
-        if get_task(task).loss == "ce":
-            labels.append(batch["expression"])
-        else:
-            labels.append(batch["labels"])
-            masks.append(batch["mask"])
-    model.train(was_training)
-    raw = torch.cat(raws)
-    out = {"raw": raw.numpy(), "pred": activate(task, raw).numpy(), "labels": torch.cat(labels)}
-    out["labels"] = out["labels"].numpy()
-    if masks:
-        out["mask"] = torch.cat(masks).numpy()
-    return out
+    from libreface_nb.models.factory import create_model, save_model
 
+    torch.manual_seed(fit_cfg.seed)
+    student = create_model(student_cfg)
+    if init:
+        from libreface_nb.models.checkpoints import load_student_init
 
-def _pcc(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) < 2 or a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def _f1(y: np.ndarray, p: np.ndarray) -> float:
-    tp, fp, fn = int((y & p).sum()), int((~y & p).sum()), int((y & ~p).sum())
-    return float("nan") if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
-
-
-def task_metrics(task: str, pred: np.ndarray, labels: np.ndarray, mask=None) -> dict[str, Any]:
-    """Per-output and mean metrics (module docstring); per-output values are lists (NaN kept)."""
-    kind = get_task(task).loss
-    if kind == "ce":
-        known = labels >= 0
-        acc = float((pred.argmax(1)[known] == labels[known]).mean()) if known.any() else np.nan
-        return {"accuracy": acc}
-    per = []
-    for k in range(pred.shape[1]):
-        m = mask[:, k] > 0
-        if kind == "mse":
-            per.append(_pcc(pred[m, k], labels[m, k]))
-        else:
-            per.append(_f1(labels[m, k] >= 0.5, pred[m, k] >= 0.5))
-    name = "pcc" if kind == "mse" else "f1"
-    per_arr = np.array(per, dtype=np.float64)
-    out = {name: float(np.nanmean(per_arr)) if np.isfinite(per_arr).any() else float("nan")}
-    out[f"{name}_per_output"] = per
-    if kind == "mse":
-        out["mae"] = float(np.abs(pred - labels)[mask > 0].mean()) if mask.any() else np.nan
-    return out
-
-
-def evaluate(model: FaceModel, loader: Any, task: str, prefix: str = "val_") -> dict[str, float]:
-    """Task loss and mean metrics of ``model`` on ``loader``, keys ``<prefix>loss`` etc."""
-    p = predict(model, loader, task)
-    raw = torch.from_numpy(p["raw"])
-    if get_task(task).loss == "ce":
-        batch = {"expression": torch.from_numpy(p["labels"])}
-    else:
-        batch = {"labels": torch.from_numpy(p["labels"]), "mask": torch.from_numpy(p["mask"])}
-    out = {f"{prefix}loss": float(task_loss(task, raw, batch))}
-    metrics = task_metrics(task, p["pred"], p["labels"], p.get("mask"))
-    out.update({f"{prefix}{k}": float(v) for k, v in metrics.items() if not k.endswith("output")})
-    return out
+        load_student_init(student, init)
+    step = DistillStep(student, teacher if distill_cfg.uses_teacher else None, distill_cfg)
+    t0 = time.perf_counter()
+    res = fit(step, datasets["train"], datasets["val"], fit_cfg, out_dir)
+    seconds = time.perf_counter() - t0
+    info = {"task": step.task, "distill": asdict(distill_cfg), "best_epoch": res.best_epoch,
+            fit_cfg.monitor: res.best, "init": str(init or "")} | dict(extra or {})  # fmt: skip
+    path = save_model(Path(out_dir) / "model.pt", student.cpu(), extra=info)
+    return StudentResult(student, res, path, seconds)

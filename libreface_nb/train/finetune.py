@@ -1,0 +1,168 @@
+"""Teacher fine-tuning for one task: the :func:`~libreface_nb.train.loop.fit` step and its entry.
+
+Losses (LIBREFACE_FACTS §4, :mod:`libreface_nb.models.tasks`), on the batch of
+:class:`~libreface_nb.data.dataset.FaceDataset` items:
+
+- ``intensity``: MSE between ``5·sigmoid(raw)`` and the 0–5 labels, averaged over known labels
+  (``mask`` 1) only;
+- ``detection``: BCE-with-logits against 0/1 labels, averaged over known labels;
+- ``expression``: cross-entropy over the 8 classes, targets -1 ignored.
+
+Validation returns ``val_loss`` and the task's monitor (``val_pcc``, ``val_f1`` or
+``val_accuracy``, :mod:`libreface_nb.train.metrics`); :func:`evaluate` gives the same numbers
+without the prefix plus per-output values, for the test subjects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from libreface_nb.config import INTENSITY_MAX
+from libreface_nb.models.tasks import activate, get_task
+from libreface_nb.train import metrics as M
+from libreface_nb.train.loop import FitConfig, FitResult, fit, to_device
+
+log = logging.getLogger(__name__)
+
+
+def task_loss(task: str, raw: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+    """The task's training loss for raw head outputs [N, K] (see the module docstring)."""
+    spec = get_task(task)
+    if spec.loss == "ce":
+        target = batch["expression"].long()
+        if not (target >= 0).any():
+            return raw.sum() * 0.0  # no known expression in this batch
+        return F.cross_entropy(raw.float(), target, ignore_index=-1)
+    mask, labels = batch["mask"].float(), batch["labels"].float()
+    if spec.loss == "mse":
+        err = (INTENSITY_MAX * torch.sigmoid(raw.float()) - labels) ** 2
+    else:
+        err = F.binary_cross_entropy_with_logits(raw.float(), labels, reduction="none")
+    return (err * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def predict(model: torch.nn.Module, task: str, loader: Any) -> dict[str, np.ndarray]:
+    """Run ``model`` over ``loader``: ``raw`` [N, K], ``pred`` (activated), ``labels``,
+    ``mask`` (AU tasks) or ``expression`` (FER), ``row`` [N], and ``loss`` (mean over batches)."""
+    dev = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    out: dict[str, list] = {"raw": [], "labels": [], "mask": [], "expression": [], "row": []}
+    losses, weights = [], []
+    with torch.no_grad():
+        for batch in loader:
+            b = to_device(batch, dev)
+            raw = model(b["image"])[task].float()
+            losses.append(float(task_loss(task, raw, b)))
+            weights.append(len(raw))
+            out["raw"].append(raw.cpu().numpy())
+            for key in ("labels", "mask", "expression", "row"):
+                if key in batch:
+                    out[key].append(torch.as_tensor(batch[key]).numpy())
+    model.train(was)
+    res = {k: np.concatenate(v) for k, v in out.items() if v}
+    res["pred"] = activate(task, res["raw"])
+    res["loss"] = np.average(losses, weights=weights)
+    return res
+
+
+def metrics_of(task: str, p: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``loss``, the task metric (``pcc`` / ``f1`` / ``accuracy``) and ``per_output`` values."""
+    spec = get_task(task)
+    names = spec.outputs
+    if spec.loss == "mse":
+        name, (value, per) = "pcc", M.pcc(p["pred"], p["labels"], p["mask"], names)
+    elif spec.loss == "bce":
+        name, (value, per) = "f1", M.f1(p["pred"], p["labels"], p["mask"], names)
+    else:
+        name, (value, per) = "accuracy", M.accuracy(p["raw"], p["expression"])
+    out: dict[str, Any] = {"loss": float(p["loss"]), name: value}
+    if per:
+        out["per_output"] = dict(zip(names, per, strict=True))
+    return out
+
+
+def evaluate(model: torch.nn.Module, task: str, dataset: Any, batch_size: int = 64) -> dict:
+    """Metrics of ``model`` on ``dataset`` (e.g. the fold's test subjects), unprefixed."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    return metrics_of(task, predict(model, task, loader))
+
+
+@dataclass
+class FinetuneStep:
+    """The fit step of a :class:`~libreface_nb.models.factory.FaceModel` on one task."""
+
+    module: torch.nn.Module
+    task: str
+
+    def loss(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        raw = self.module(batch["image"])[self.task]
+        return {"loss": task_loss(self.task, raw, batch)}
+
+    def validate(self, loader: Any) -> dict[str, float]:
+        m = metrics_of(self.task, predict(self.module, self.task, loader))
+        return {f"val_{k}": float(v) for k, v in m.items() if k != "per_output"}
+
+
+def teacher_fit_config(task: str, **overrides: Any) -> FitConfig:
+    """A :class:`FitConfig` monitoring the task's metric (mode max); paper defaults otherwise."""
+    return FitConfig(**({"monitor": get_task(task).monitor, "mode": "max"} | overrides))
+
+
+@dataclass
+class FinetuneResult:
+    """The fine-tuned model (best epoch's weights), fit's result, the import report if any."""
+
+    model: torch.nn.Module
+    fit: FitResult
+    import_report: Any = None
+    model_path: Path | None = None
+
+
+def finetune_teacher(
+    datasets: dict[str, Any],
+    task: str,
+    model_cfg: Any,
+    fit_cfg: FitConfig,
+    out_dir: str | Path,
+    *,
+    encoder_checkpoint: str | Path | None = None,
+    extra: dict[str, Any] | None = None,
+) -> FinetuneResult:
+    """Build the teacher, load an (MAE) encoder checkpoint if given, fine-tune, save ``model.pt``.
+
+    Args:
+        datasets: ``{"train": …, "val": …}`` (:func:`libreface_nb.data.splits.make_datasets`).
+        task: ``intensity`` | ``detection`` | ``expression``.
+        model_cfg: a :class:`libreface_nb.models.factory.ModelConfig` (its ``tasks`` = ``(task,)``).
+        fit_cfg: e.g. :func:`teacher_fit_config`.
+        out_dir: gets fit's ``best.pt``, ``last.pt``, ``history.jsonl`` and ``model.pt``
+            (:func:`~libreface_nb.models.factory.save_model` of the best epoch's teacher).
+        encoder_checkpoint: a local MAE / timm / LibreFace-MAE file for the encoder
+            (:func:`libreface_nb.models.checkpoints.load_vit_encoder`, strict: every encoder
+            key must be in the file); None = random initialisation.
+        extra: stored in ``model.pt``'s ``extra`` besides task, best epoch and monitor value.
+    """
+    from libreface_nb.models.checkpoints import load_vit_encoder
+    from libreface_nb.models.factory import create_model, save_model
+
+    torch.manual_seed(fit_cfg.seed)
+    model = create_model(model_cfg)
+    report = None
+    if encoder_checkpoint:
+        report = load_vit_encoder(model, encoder_checkpoint, strict=True)
+    res = fit(FinetuneStep(model, task), datasets["train"], datasets["val"], fit_cfg, out_dir)
+    info = {"task": task, "best_epoch": res.best_epoch, fit_cfg.monitor: res.best,
+            "encoder_checkpoint": str(encoder_checkpoint or "")} | dict(extra or {})  # fmt: skip
+    path = Path(out_dir) / "model.pt"
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes
+        save_model(path, model.cpu(), extra=info)
+    return FinetuneResult(model, res, report, path)
