@@ -141,3 +141,17 @@ def test_fold_file_round_trip_and_rejects_overlap(tmp_path):
         read_folds(path)
     with pytest.raises(DatasetLayoutError, match="missing"):
         read_folds(tmp_path / "none.json")
+
+
+def test_official_split_gives_every_class_of_two_or_more_a_validation_image():
+    """4 train images per class at val_fraction 0.1 would round to 0: one is held out instead."""
+    rows = [
+        {"subject": f"train_{c}_{i}", "split": "train", "expression": c}
+        for c in range(3)
+        for i in range(4)
+    ]
+    rows += [{"subject": "test_0", "split": "test", "expression": 0}]
+    rows += [{"subject": "train_lonely", "split": "train", "expression": 5}]
+    fold = official_split(pd.DataFrame(rows), seed=0)["official"]
+    val_classes = sorted(int(s.split("_")[1]) for s in fold["val"])
+    assert val_classes == [0, 1, 2]  # one each; the single image of class 5 stays in train

@@ -130,7 +130,9 @@ def official_split(
 
     ``test`` = subjects whose ``split`` is ``"test"`` (RAF-DB) or ``"validation"``
     (AffectNet, whose test set is not public); ``val`` = ``val_fraction`` of the rest,
-    drawn per expression class so that validation keeps train's class balance.
+    drawn per expression class so that validation keeps train's class balance; a class with at
+    least two training images gives at least one to validation (a tiny dataset would otherwise
+    have no validation set at all, and model selection would have nothing to select on).
     """
     test_mask = index["split"].isin(["test", "validation"])
     if not test_mask.any():
@@ -142,6 +144,8 @@ def official_split(
     for _, group in groups:
         stems = sorted(set(group["subject"]))
         n = int(round(val_fraction * len(stems)))
+        if n == 0 and val_fraction > 0 and len(stems) >= 2:
+            n = 1
         val += [stems[j] for j in rng.choice(len(stems), n, replace=False)]
     folds = {name: {"test": sorted(set(index.loc[test_mask, "subject"])), "val": sorted(set(val))}}
     check_exclusive(folds, index["subject"])

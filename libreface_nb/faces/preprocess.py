@@ -67,7 +67,8 @@ class PreprocessOptions:
         }
 
 
-def _status_row(source: str, frame: int, time_s: float, status: str, reason: str, shape=(0, 0)):
+def status_row(source: str, frame: int, time_s: float, status: str, reason: str, shape=(0, 0)):
+    """A manifest row for a frame without a usable face (or the start of one for ``ok``)."""
     return new_row(source, frame, time_s, shape, status=status, reason=reason)
 
 
@@ -85,10 +86,10 @@ class _FrameProcessor:
         except Exception as exc:  # a MediaPipe failure on one frame must not stop a dataset
             log.warning("%s frame %d: face search failed: %r", source, frame, exc)
             reason = f"face search failed: {type(exc).__name__}: {exc}"
-            return [_status_row(source, frame, time_s, "error", reason, image.shape)]
+            return [status_row(source, frame, time_s, "error", reason, image.shape)]
         if not faces:
             reason = "MediaPipe found no face"
-            return [_status_row(source, frame, time_s, "no_face", reason, image.shape)]
+            return [status_row(source, frame, time_s, "no_face", reason, image.shape)]
         return [self._face_row(source, frame, time_s, image, k, f) for k, f in enumerate(faces)]
 
     def _face_row(
@@ -114,8 +115,11 @@ class _FrameProcessor:
         return row
 
 
-class _LazyMesh:
-    """A static FaceMesh built on first use (a video-only run never pays for it)."""
+class LazyMesh:
+    """A static FaceMesh built on first use (a video-only run never pays for it).
+
+    Shared with :mod:`libreface_nb.infer.pipeline`, which finds faces in stills the same way.
+    """
 
     def __init__(self, opts: PreprocessOptions) -> None:
         self.max_faces, self.detector, self.mesh = opts.max_faces, opts.detector, None
@@ -138,7 +142,7 @@ class _Job:
     proc: _FrameProcessor
     opts: PreprocessOptions
     bar: Any
-    still_mesh: _LazyMesh
+    still_mesh: LazyMesh
 
 
 def _progress(total: int | None, enabled: bool, desc: str):
@@ -183,7 +187,7 @@ def preprocess_sources(
     writer = StoreWriter(store_dir, opts.store_params())
     known = [len(r.frames) for r in requests if r.frames is not None]
     bar = _progress(sum(known) if len(known) == len(requests) else None, progress, "faces")
-    job = _Job(writer, _FrameProcessor(writer, opts), opts, bar, _LazyMesh(opts))
+    job = _Job(writer, _FrameProcessor(writer, opts), opts, bar, LazyMesh(opts))
     try:
         for req in requests:
             if io.is_video(req.source):
@@ -230,7 +234,7 @@ def _run_still(req: Request, job: _Job) -> None:
         image = io.read_image(req.source)
     except UnreadableInputError as exc:
         log.warning("%s", exc)
-        rows = [_status_row(req.source, f, 0.0, "unreadable", str(exc)) for f in todo]
+        rows = [status_row(req.source, f, 0.0, "unreadable", str(exc)) for f in todo]
     else:
         rows = []
         for f in todo:
@@ -238,7 +242,7 @@ def _run_still(req: Request, job: _Job) -> None:
                 rows += proc.rows(mesh, req.source, 0, 0.0, image)
             else:  # a still has only frame 0
                 reason = "a still image has only frame 0"
-                rows.append(_status_row(req.source, f, 0.0, "missing_frame", reason, image.shape))
+                rows.append(status_row(req.source, f, 0.0, "missing_frame", reason, image.shape))
     writer.add_rows(rows)
     bar.update(len(todo))
 
@@ -278,7 +282,7 @@ def _run_video(req: Request, job: _Job) -> None:
             log.warning("%s: keeping the rows of the earlier, successful reads", req.source)
             return
         frames = sorted(todo) if todo is not None else [0]
-        rows = [_status_row(req.source, f, np.nan, "unreadable", str(exc)) for f in frames]
+        rows = [status_row(req.source, f, np.nan, "unreadable", str(exc)) for f in frames]
         writer.add_rows(rows)  # no done marker: a repaired file is read again by a rerun
         writer.flush()
         bar.update(len(rows))
@@ -286,7 +290,7 @@ def _run_video(req: Request, job: _Job) -> None:
     if todo is not None:
         missing = sorted(todo - seen)
         reason = "the video ends before frame {}".format
-        rows = [_status_row(req.source, f, np.nan, "missing_frame", reason(f)) for f in missing]
+        rows = [status_row(req.source, f, np.nan, "missing_frame", reason(f)) for f in missing]
         writer.add_rows(rows)
         bar.update(len(missing))
     if todo is None and not failed:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from libreface_nb.errors import ConfigError, UnreadableInputError
 from libreface_nb.faces import io
-from libreface_nb.faces.preprocess import _LazyMesh, _status_row, list_media
+from libreface_nb.faces.preprocess import LazyMesh, PreprocessOptions, list_media, status_row
 from libreface_nb.infer.backends import Backend, load_backend, prepare_faces
 from libreface_nb.infer.columns import BASE, build_table, openface, output_columns
 
@@ -117,8 +117,14 @@ class _Producer:
                 continue
 
     def _run(self) -> None:
-        still = _LazyMesh(self.opts.max_faces, self.opts.detector)
+        # Everything, set-up included, inside the try: the consumer waits for _END, so the
+        # thread must never end without putting it (a failure is surfaced as "fatal" first).
+        still = None
         try:
+            mesh_opts = PreprocessOptions(
+                max_faces=self.opts.max_faces, detector=self.opts.detector
+            )
+            still = LazyMesh(mesh_opts)
             for src in self.sources:
                 if self.stop.is_set():
                     break
@@ -126,10 +132,13 @@ class _Producer:
         except BaseException as exc:  # surfaced in the consumer's thread
             self._put(("fatal", exc))
         finally:
-            still.close()
-            self._put(_END)
+            try:
+                if still is not None:
+                    still.close()
+            finally:
+                self._put(_END)
 
-    def _source(self, src: str, still: _LazyMesh) -> None:
+    def _source(self, src: str, still: LazyMesh) -> None:
         """One file; an unexpected failure becomes an ``error`` row and the run goes on."""
         self.next_frame = 0
         try:
@@ -140,15 +149,15 @@ class _Producer:
         except Exception as exc:
             log.warning("%s: %r", src, exc)
             reason = f"reading stopped: {type(exc).__name__}: {exc}"
-            self._put((_status_row(src, self.next_frame, np.nan, "error", reason), None, None))
+            self._put((status_row(src, self.next_frame, np.nan, "error", reason), None, None))
 
-    def _still(self, src: str, mesh: _LazyMesh) -> None:
+    def _still(self, src: str, mesh: LazyMesh) -> None:
         try:
             with self.times.stage("decode"):
                 image = io.read_image(src)
         except UnreadableInputError as exc:
             log.warning("%s", exc)
-            self._put((_status_row(src, 0, np.nan, "unreadable", str(exc)), None, None))
+            self._put((status_row(src, 0, np.nan, "unreadable", str(exc)), None, None))
             return
         self._frame(mesh, src, 0, 0.0, image)
 
@@ -170,7 +179,7 @@ class _Producer:
                     self._frame(mesh, src, vf.index, vf.time_s, vf.image)
         except UnreadableInputError as exc:
             log.warning("%s", exc)
-            self._put((_status_row(src, 0, np.nan, "unreadable", str(exc)), None, None))
+            self._put((status_row(src, 0, np.nan, "unreadable", str(exc)), None, None))
 
     def _frame(self, mesh: Any, src: str, frame: int, t: float, image: np.ndarray) -> None:
         from libreface_nb.faces.align import align_face, face_quad
@@ -183,14 +192,14 @@ class _Producer:
                 faces = mesh.detect(image)
         except Exception as exc:  # one MediaPipe failure must not stop a corpus
             reason = f"face search failed: {type(exc).__name__}: {exc}"
-            self._put((_status_row(src, frame, t, "error", reason, image.shape), None, None))
+            self._put((status_row(src, frame, t, "error", reason, image.shape), None, None))
             return
         if not faces:
-            row = _status_row(src, frame, t, "no_face", "MediaPipe found no face", image.shape)
+            row = status_row(src, frame, t, "no_face", "MediaPipe found no face", image.shape)
             self._put((row, None, None))
             return
         for k, face in enumerate(faces):
-            row = _status_row(src, frame, t, "ok", "", image.shape)
+            row = status_row(src, frame, t, "ok", "", image.shape)
             row.update(face=k, track_id=int(face.track_id), score=float(face.score))
             try:
                 with self.times.stage("align"):
