@@ -27,7 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from libreface_nb.config import EXPRESSIONS, INTENSITY_MAX
+from libreface_nb.data.synth import appearance as P
 from libreface_nb.data.synth import aus as A
+from libreface_nb.data.synth import mouth as M
+from libreface_nb.data.synth import pose as P3
 from libreface_nb.data.synth import style as S
 from libreface_nb.data.synth import warp as W
 from libreface_nb.data.synth.base import BASES, CROP_SCALE, base_face, base_key
@@ -201,27 +204,6 @@ def _neutral_gap(subject: SynthSubject, size: int) -> float:
     return A.mouth_gap(target_mesh(subject, {}, size))
 
 
-def _mouth(img: np.ndarray, subject: SynthSubject, target: np.ndarray, pts: np.ndarray) -> None:
-    """Draw the mouth interior where the lips parted beyond the subject's neutral gap.
-
-    ``pts``: the moved mesh (+ anchors) in output pixels. Openings under 0.015 IOD are not
-    drawn; the drawing fades in over the next 0.04 IOD.
-    """
-    opening = A.mouth_gap(target) - _neutral_gap(subject, img.shape[0])
-    opacity = float(np.clip((opening - 0.015) / 0.04, 0.0, 1.0))
-    if opacity <= 0:
-        return
-    m0, m1 = A.MOUTH_INNER_CORNERS
-    upper = pts[[m0, *A.LIP_INNER_UPPER, m1]]
-    lower = pts[[m0, *A.LIP_INNER_LOWER, m1]]
-    eye_axis = pts[list(A.EYE_L)].mean(0) - pts[list(A.EYE_R)].mean(0)
-    iod_px = float(np.linalg.norm(eye_axis))
-    down = np.array([-eye_axis[1], eye_axis[0]]) / iod_px
-    teeth = min(0.4 * A.mouth_gap(target) * iod_px, 0.07 * iod_px)
-    colours = S.apply_style(np.stack([S.MOUTH_DARK, S.TEETH]), subject.style, lighting=False)
-    S.paint_mouth(img, upper, lower, opacity, teeth, down, tuple(colours.astype(np.float64)))
-
-
 def render_face(
     subject: SynthSubject,
     intensities: Mapping[int, float],
@@ -231,6 +213,9 @@ def render_face(
     pose: bool = True,
     degrade: bool = True,
     sides: Mapping[int, str] | None = None,
+    appearance: bool = True,
+    yaw: float | None = None,
+    pitch: float | None = None,
 ) -> np.ndarray:
     """Render one SynthAU frame.
 
@@ -239,26 +224,44 @@ def render_face(
         intensities: ``{au: intensity 0–5}`` for AUs in :data:`SYNTH_AUS`; missing AUs are 0.
             An :class:`AUIntensities` also carries unilateral sides.
         size: output side in pixels.
-        frame_seed: drives the frame's pose, scale, shift, blur, noise and JPEG quality; the same
-            arguments always give the same image.
-        pose: jitter in-plane rotation (±10°), scale (0.9–1.1) and shift (±4 %); False = the
-            subject's canonical view.
+        frame_seed: drives the frame's pose, head turn, light, scale, shift, blur, noise and
+            JPEG quality; the same arguments always give the same image.
+        pose: jitter in-plane rotation (±10°), scale (0.9–1.1) and shift (±4 %), turn the head
+            out of plane (yaw ±25°, pitch ±20°, :mod:`.pose`) and light it from a direction of
+            the frame; False = the subject's canonical, frontal view in the photo's light.
         degrade: apply the frame's blur, noise and JPEG artefacts.
         sides: ``{au: "left" | "right"}`` overrides ``intensities.sides``.
+        appearance: paint the AUs' wrinkles, furrows and bulges (:mod:`.appearance`).
+        yaw, pitch: head turn in degrees instead of the frame's draw (None = drawn when
+            ``pose``, else 0); an explicit turn without ``pose`` keeps the photo's light.
 
     Returns:
         uint8 RGB ``[size, size, 3]``.
     """
     base = base_face(subject.base, size)
-    target = target_mesh(subject, intensities, size, sides)
+    values = _check_intensities(intensities)
+    sides = dict(getattr(intensities, "sides", {}) if sides is None else sides)
+    target = target_mesh(subject, values, size, sides)
     # Separate streams, so that turning pose off leaves a frame's degradations unchanged.
     pose_rng = np.random.default_rng([subject.seed, frame_seed, 7]) if pose else None
     view = view_matrix(subject, size, pose_rng)
-    src = np.concatenate([base.mesh, base.anchors])
+    turn, light = (0.0, 0.0), None
+    if pose:
+        drawn_yaw, drawn_pitch, light = P3.draw_turn(
+            np.random.default_rng([subject.seed, frame_seed, 10])
+        )
+        turn = (drawn_yaw, drawn_pitch)
+    turn = (turn[0] if yaw is None else float(yaw), turn[1] if pitch is None else float(pitch))
     moved = base.mesh + base.to_pixels(target - base.face)
+    moved, triangles, gain = P3.turn_mesh(base, moved, *turn, light)
+    src = np.concatenate([base.mesh, base.anchors])
     dst = np.concatenate([moved, base.anchors]) @ view[:, :2].T + view[:, 2]
-    img = W.warp(_styled_work(subject, size), src, dst, base.triangles, _invert(view), size)
-    _mouth(img, subject, target, dst)
+    work = _styled_work(subject, size)
+    if appearance:
+        work = P.paint(work, base, values, sides)
+    img = W.warp(work, src, dst, triangles, _invert(view), size, gain)
+    opening = A.mouth_gap(target) - _neutral_gap(subject, size)
+    M.draw(img, base, subject.style, target, dst, opening, values.get(26, 0.0) / INTENSITY_MAX)
     if subject.mirror:
         img = np.ascontiguousarray(img[:, ::-1])
     if degrade:
