@@ -5,6 +5,8 @@ the stated anatomy rules, turns that MediaPipe still reads and that move the nos
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from libreface_nb.data import synth
 from libreface_nb.data.synth import appearance as P
 from libreface_nb.data.synth import mouth as M
 from libreface_nb.data.synth import pose as P3
+from libreface_nb.data.synth import scene as C
 from libreface_nb.data.synth.base import base_face
 
 CLEAN = {"pose": False, "degrade": False}
@@ -151,3 +154,53 @@ def test_turn_draws_are_bounded_and_seeded():
     assert np.degrees(np.arccos(-lights[:, 2])).max() <= P3.LIGHT_DEG + 1e-9
     a, b = P3.draw_turn(np.random.default_rng(5)), P3.draw_turn(np.random.default_rng(5))
     assert a[:2] == b[:2]
+
+
+def test_subjects_draw_backdrops_and_mixes_after_their_old_fields():
+    many = synth.make_subjects(40, seed=0)
+    assert {s.backdrop for s in many} - {""} <= set(C.BACKDROPS)
+    assert 0.5 < np.mean([bool(s.backdrop) for s in many]) < 0.9  # 70 % expected
+    assert not any(s.mix_base for s in many[:2])  # each base's first subject is the photo
+    mixed = [s for s in many if s.mix_base]
+    assert mixed and all(s.mix_base != s.base and 0.25 <= s.mix <= 0.5 for s in mixed)
+    assert synth.make_subjects(12, seed=0) == many[:12]
+
+
+def test_backdrop_replaces_the_surroundings_only(subjects):
+    s = dataclasses.replace(subjects[0], backdrop="")
+    plain = synth.render_face(s, {}, **CLEAN).astype(int)
+    swapped = synth.render_face(
+        dataclasses.replace(s, backdrop="procedural:stripes"), {}, **CLEAN
+    ).astype(int)
+    diff = np.abs(plain - swapped).max(2)
+    assert diff[:20, :20].mean() > 10  # the top corner is backdrop now
+    assert diff[100:160, 100:160].max() == 0  # the face centre is untouched
+
+
+def test_identity_mix_changes_the_face_not_the_surroundings(subjects):
+    s = dataclasses.replace(subjects[0], backdrop="")
+    mixed = dataclasses.replace(s, mix_base="grace_hopper", mix=0.5)
+    a = synth.render_face(s, {}, **CLEAN).astype(int)
+    b = synth.render_face(mixed, {}, **CLEAN).astype(int)
+    diff = np.abs(a - b).max(2)
+    assert diff[100:160, 100:160].mean() > 5
+    assert diff[:15].max() == 0 and diff[:, :15].max() == 0
+
+
+def test_occluders_are_drawn_at_their_rates_and_only_when_asked(subjects):
+    rates = np.array(
+        [C.occlude(np.zeros((64, 64, 3), np.uint8), _toy_mesh(), np.random.default_rng(i))
+         for i in range(400)], dtype=object)  # fmt: skip
+    glasses = np.mean(["glasses" in r for r in rates])
+    blobs = np.mean(["blob" in r for r in rates])
+    assert abs(glasses - C.GLASSES) < 0.05 and abs(blobs - C.BLOB) < 0.05
+    s = subjects[0]
+    seed = next(i for i in range(100) if np.random.default_rng([s.seed, i, 9]).random() < C.GLASSES)
+    on = synth.render_face(s, {}, frame_seed=seed, pose=False, degrade=False, occluders=True)
+    assert not np.array_equal(on, synth.render_face(s, {}, frame_seed=seed, **CLEAN))
+
+
+def _toy_mesh() -> np.ndarray:
+    """A base mesh scaled into a 64-pixel frame (only the point layout matters here)."""
+    mesh = base_face("astronaut", 64).mesh
+    return (mesh - mesh.min(0)) / (mesh.max(0) - mesh.min(0)).max() * 40 + 12

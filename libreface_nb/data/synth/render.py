@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from libreface_nb.data.synth import appearance as P
 from libreface_nb.data.synth import aus as A
 from libreface_nb.data.synth import mouth as M
 from libreface_nb.data.synth import pose as P3
+from libreface_nb.data.synth import scene as C
 from libreface_nb.data.synth import style as S
 from libreface_nb.data.synth import warp as W
 from libreface_nb.data.synth.base import BASES, CROP_SCALE, base_face, base_key
@@ -75,6 +76,10 @@ class SynthSubject:
         shape: identity coefficients ``[N_IDENTITY]`` (face width, eye distance, nose length,
             mouth width, brow height, chin length, lip fullness), each ~N(0, 1).
         style: colour and lighting style.
+        backdrop: a :data:`~libreface_nb.data.synth.scene.BACKDROPS` name replacing the photo
+            around the head, or ``""`` (the photo's own background).
+        mix_base: another base photo whose skin is blended into this face (``""`` = none);
+            ``mix``: its weight (0.25–0.5 when set).
     """
 
     subject_id: str
@@ -83,6 +88,9 @@ class SynthSubject:
     mirror: bool = False
     shape: tuple[float, ...] = (0.0,) * A.N_IDENTITY
     style: S.Style = field(default_factory=S.Style)
+    backdrop: str = ""
+    mix_base: str = ""
+    mix: float = 0.0
 
 
 class AUIntensities(dict):
@@ -104,7 +112,9 @@ def make_subjects(
 
     Subject ``i`` depends only on ``(seed, i)`` and its base ``bases[i % len(bases)]``, so
     ``make_subjects(3, s)[:2] == make_subjects(2, s)``. Every second round through the bases is
-    mirrored, giving two distinct looks per base.
+    mirrored, giving two distinct looks per base. 70 % of subjects get a backdrop
+    (:mod:`.scene`); from the second round on, with two or more bases, 70 % of subjects also get
+    another base's skin mixed in (the first subject of each base is its photo's own face).
 
     Args:
         n: number of subjects.
@@ -121,22 +131,35 @@ def make_subjects(
     for i in range(n):
         rng = np.random.default_rng([seed, i])
         shape = np.clip(rng.standard_normal(A.N_IDENTITY), -2.0, 2.0)
-        subjects.append(
-            SynthSubject(
-                subject_id=f"S{i + 1:03d}",
-                base=keys[i % len(keys)],
-                seed=int(rng.integers(2**31)),
-                mirror=(i // len(keys)) % 2 == 1,
-                shape=tuple(round(float(v), 6) for v in shape),
-                style=S.random_style(rng),
-            )
+        subject = SynthSubject(
+            subject_id=f"S{i + 1:03d}",
+            base=keys[i % len(keys)],
+            seed=int(rng.integers(2**31)),
+            mirror=(i // len(keys)) % 2 == 1,
+            shape=tuple(round(float(v), 6) for v in shape),
+            style=S.random_style(rng),
         )
+        # Drawn after the fields above, so they are what they were before scenes existed.
+        u_back, k_back, u_mix, k_mix, w_mix = rng.random(5)
+        backdrop = "" if u_back < C.KEEP_BACKGROUND else C.BACKDROPS[int(k_back * len(C.BACKDROPS))]
+        mix_base, mix = "", 0.0
+        if i >= len(keys) and len(keys) > 1 and u_mix < 0.7:
+            mix_base = keys[(i + 1 + int(k_mix * (len(keys) - 1))) % len(keys)]
+            mix = round(0.25 + 0.25 * float(w_mix), 6)
+        subjects.append(replace(subject, backdrop=backdrop, mix_base=mix_base, mix=mix))
     return subjects
 
 
 @functools.lru_cache(maxsize=64)
 def _styled_work(subject: SynthSubject, size: int) -> np.ndarray:
-    img = S.apply_style(base_face(subject.base, size).image, subject.style)
+    """The subject's working image: identity mix, backdrop, then colour style (the camera's)."""
+    base = base_face(subject.base, size)
+    img = base.image
+    if subject.mix_base and subject.mix > 0:
+        img = C.mix_identity(base, base_face(subject.mix_base, size), subject.mix)
+    if subject.backdrop:
+        img = C.with_backdrop(img, base.mesh, C.backdrop(subject.backdrop, img.shape[0]))
+    img = S.apply_style(img, subject.style)
     img.setflags(write=False)
     return img
 
@@ -214,6 +237,7 @@ def render_face(
     degrade: bool = True,
     sides: Mapping[int, str] | None = None,
     appearance: bool = True,
+    occluders: bool | None = None,
     yaw: float | None = None,
     pitch: float | None = None,
 ) -> np.ndarray:
@@ -232,6 +256,8 @@ def render_face(
         degrade: apply the frame's blur, noise and JPEG artefacts.
         sides: ``{au: "left" | "right"}`` overrides ``intensities.sides``.
         appearance: paint the AUs' wrinkles, furrows and bulges (:mod:`.appearance`).
+        occluders: draw the frame's glasses or hand/hair blob, if it draws one
+            (:func:`~libreface_nb.data.synth.scene.occlude`); None = as ``pose``.
         yaw, pitch: head turn in degrees instead of the frame's draw (None = drawn when
             ``pose``, else 0); an explicit turn without ``pose`` keeps the photo's light.
 
@@ -262,6 +288,8 @@ def render_face(
     img = W.warp(work, src, dst, triangles, _invert(view), size, gain)
     opening = A.mouth_gap(target) - _neutral_gap(subject, size)
     M.draw(img, base, subject.style, target, dst, opening, values.get(26, 0.0) / INTENSITY_MAX)
+    if pose if occluders is None else occluders:
+        C.occlude(img, dst, np.random.default_rng([subject.seed, frame_seed, 9]))
     if subject.mirror:
         img = np.ascontiguousarray(img[:, ::-1])
     if degrade:
