@@ -163,7 +163,9 @@ def _dimples(side: int, iod: float) -> np.ndarray:
 
 
 def _draw(canvas: np.ndarray, glow: np.ndarray, crease: Crease, pts: np.ndarray, iod: float,
-          weight: float, dimples: bool) -> None:  # fmt: skip
+          weight: float, dimples: np.ndarray | None) -> None:  # fmt: skip
+    """Add one feature to the groove (``canvas``) and highlight (``glow``) maps, in place;
+    ``dimples``: the dimple texture over the same area, for a dimpled bulge."""
     import cv2
 
     shift = 4
@@ -189,9 +191,8 @@ def _draw(canvas: np.ndarray, glow: np.ndarray, crease: Crease, pts: np.ndarray,
     below = np.clip((ys - centre[1]) / radii[1], 0.0, None) * np.exp(-1.2 * d2)
     np.maximum(glow, weight * crease.depth * bump * (1.0 - 0.5 * below), out=glow)
     np.maximum(canvas, weight * crease.depth * 0.8 * below, out=canvas)
-    if dimples:
-        pits = _dimples(h, iod) * (bump > 0.25)
-        np.maximum(canvas, weight * 0.3 * pits * bump, out=canvas)
+    if dimples is not None:
+        np.maximum(canvas, weight * 0.3 * dimples * (bump > 0.25) * bump, out=canvas)
 
 
 def paint(
@@ -217,29 +218,36 @@ def paint(
     active = {au: v for au, v in intensities.items() if v > 0 and au in AU_FEATURES}
     if not active:
         return image
-    h, w = image.shape[:2]
-    dark = np.zeros((h, w), np.float32)
-    glow = np.zeros((h, w), np.float32)
-    # AU10 and AU12 share the nasolabial fold: it deepens with whichever is stronger.
+    jobs = []  # (crease, polyline in working pixels, weight, dimpled)
     for au, v in sorted(active.items()):
-        weight = float(v) / INTENSITY_MAX
         side = sides.get(au, "both")
-        k = 0
-        for crease in AU_FEATURES[au]:
-            n_sides = 2 if crease.bilateral else 1
-            for s in range(n_sides):
-                left = s == 1
+        for k, crease in enumerate(AU_FEATURES[au]):
+            for left in (False, True) if crease.bilateral else (False,):
                 if crease.bilateral and side not in ("both", "left" if left else "right"):
                     continue
                 pts = np.asarray(
                     [_pixel(base.mesh, base.to_pixels, p, left) for p in crease.points]
                 )
-                dimpled = DIMPLED.get(au) == k
-                _draw(dark, glow, crease, pts, base.iod, weight, dimpled)
-            k += 1
+                jobs.append((crease, pts, float(v) / INTENSITY_MAX, DIMPLED.get(au) == k))
+    if not jobs:
+        return image
+    # Draw in the features' bounding box only (plus room for bulges and the blur).
+    h, w = image.shape[:2]
+    allpts = np.concatenate([j[1] for j in jobs])
+    pad = 0.3 * base.iod
+    x0, y0 = np.maximum(np.floor(allpts.min(0) - pad).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(allpts.max(0) + pad).astype(int) + 1, [w, h])
+    off = np.array([x0, y0], np.float64)
+    dark = np.zeros((y1 - y0, x1 - x0), np.float32)
+    glow = np.zeros_like(dark)
+    pits = _dimples(h, base.iod)[y0:y1, x0:x1]
+    for crease, pts, weight, dimpled in jobs:
+        _draw(dark, glow, crease, pts - off, base.iod, weight, pits if dimpled else None)
     sigma = max(0.5, 0.008 * base.iod)
     dark = cv2.GaussianBlur(dark, (0, 0), sigma)
     glow = cv2.GaussianBlur(glow, (0, 0), sigma)
     gain = (1.0 - np.clip(dark, 0.0, 0.9)) * (1.0 + np.clip(glow, 0.0, 0.5))
-    out = image.astype(np.float32) * gain[..., None]
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+    out = image.copy()
+    roi = image[y0:y1, x0:x1].astype(np.float32) * gain[..., None]
+    out[y0:y1, x0:x1] = np.clip(np.round(roi), 0, 255).astype(np.uint8)
+    return out

@@ -94,14 +94,14 @@ def _teeth_layer(shape, contour, height, direction, off, colour, iod) -> tuple:
     # Dark gaps between teeth: incisors ~0.085 IOD wide, the gaps about a pixel.
     gaps = np.zeros(shape, np.float32)
     s = np.linspace(0.0, 1.0, len(contour))
-    for k in range(-3, 4):
+    for k in range(-3, 4) if height > 3 else ():
         t = 0.5 + (k + 0.5) * 0.085 * iod / max(width, 1e-6)
         if not 0.05 < t < 0.95:
             continue
         p = np.array([np.interp(t, s, contour[:, 0]), np.interp(t, s, contour[:, 1])])
         q = p + height * direction
         pts = np.round((np.stack([p, q]) - off) * 16).astype(np.int32)
-        cv2.polylines(gaps, [pts], False, 0.45, 1, cv2.LINE_AA, 4)
+        cv2.polylines(gaps, [pts], False, 0.18, 1, cv2.LINE_AA, 4)
     col *= (1.0 - gaps)[..., None]
     return cover, col
 

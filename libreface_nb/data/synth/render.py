@@ -391,7 +391,7 @@ def expression_intensities(expression: int, seed: int) -> AUIntensities:
 def atlas(
     subject: SynthSubject,
     aus: Sequence[int] = SYNTH_AUS,
-    levels: Sequence[float] = (0.0, 2.5, 5.0),
+    levels: Sequence[float] = (0.0, 1.0, 3.0, 5.0),
     *,
     size: int = 128,
 ) -> np.ndarray:

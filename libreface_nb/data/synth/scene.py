@@ -2,9 +2,10 @@
 
 - **Backdrops** (:data:`BACKDROPS`): the photo around the head is replaced, outside a feathered
   head-shaped ellipse (1.3× the face oval's half-width, 1.5× its half-height, raised for the
-  hair; everything below the chin stays), by a non-face image bundled with scikit-image (coffee, rocket, brick, gravel, grass,
-  a microscopy slide, the Hubble deep field) or a procedural one (gradient, blurred blobs,
-  soft stripes), slightly blurred like an out-of-focus background.
+  hair; everything below the chin stays), by a non-face image bundled with scikit-image
+  (coffee, rocket, brick, gravel, grass, a microscopy slide, the Hubble deep field) or a
+  procedural one (gradient, blurred blobs, soft stripes), slightly blurred like an
+  out-of-focus background.
 - **Identity mixes**: another base photo's skin is warped onto this base's mesh (shared
   MediaPipe tessellation) and blended inside the face oval with weight 0.25–0.5, a new face
   texture on this base's geometry (the mesh, and so every AU movement, stays this base's).
