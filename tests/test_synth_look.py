@@ -204,3 +204,37 @@ def _toy_mesh() -> np.ndarray:
     """A base mesh scaled into a 64-pixel frame (only the point layout matters here)."""
     mesh = base_face("astronaut", 64).mesh
     return (mesh - mesh.min(0)) / (mesh.max(0) - mesh.min(0)).max() * 40 + 12
+
+
+_RENDER_SCRIPT = """
+import hashlib, sys
+from libreface_nb.data import synth
+people = synth.make_subjects(6, seed=0)
+h = hashlib.sha256()
+for i, s in enumerate(people):
+    inten = {12: 3.0, 25: 2.5, 26: 1.5, 6: 2.0, 4: 1.0, 17: 2.0}
+    h.update(synth.render_face(s, inten, size=96, frame_seed=i, occluders=True).tobytes())
+print(h.hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_frames_are_byte_identical_across_processes():
+    """Frames with turns, light, appearance, mouth, backdrops, mixes and occluders."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GLOG_minloglevel": "2"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _RENDER_SCRIPT],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout.strip()  # fmt: skip
+        for _ in range(2)
+    ]
+    assert len(runs[0]) == 64
+    assert runs[0] == runs[1]
