@@ -16,10 +16,12 @@ faces (``faces.preprocess_sources``), ``index.parquet`` and ``meta.json`` (subje
 and → mixed-in base, reconstructed from ``make_subjects`` where the code has identity mixes).
 ``train`` splits by subject: ``subjects`` = k-fold fold 0 (held-out pseudo-subjects),
 ``holdout`` = every subject of ``--holdout-base`` held out (``prepare.make_folds``), and train
-subjects whose skin mixes in the held-out photo dropped (no leak). It trains with AdamW
-(lr 1e-3, batch 32, LibreFace's AU train transform at 112 px, MSE on 5·sigmoid) until the wall
-time is spent, then reports the test PCC per AU and its mean over AUs that vary in the test set.
-Results are JSON lines appended to ``<data>/results.jsonl``.
+subjects whose skin mixes in the held-out photo dropped (no leak; ``--exclude`` drops the same
+subjects from the old data, so both train on the same pseudo-subjects). It trains with AdamW
+(lr 1e-3, batch 32, LibreFace's AU train transform at 112 px, MSE on 5·sigmoid) for ``--steps``
+optimiser steps (or until ``--minutes`` of wall time are spent), then reports the test PCC
+per AU and its mean over AUs that vary in the test set. Results are JSON lines appended to
+``<data>/results.jsonl``.
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ def make_data(out: str, subjects: int, frames: int, seed: int) -> None:
     print(json.dumps({k: v for k, v in meta.items() if k.endswith("_s")}))
 
 
-def _split(data_dir: Path, split: str, holdout_base: str, seed: int) -> dict[str, list[str]]:
+def _split(
+    data_dir: Path, split: str, holdout_base: str, seed: int, exclude: tuple[str, ...] = ()
+) -> dict[str, list[str]]:
     """``{"train": …, "test": …}`` subjects; no early stopping, so validation subjects train."""
     from libreface_nb.data import folds as F
     from libreface_nb.data import prepare
@@ -87,7 +91,8 @@ def _split(data_dir: Path, split: str, holdout_base: str, seed: int) -> dict[str
     else:
         test = next(iter(F.subject_kfold(subjects, 4, seed).values()))
         leak = set()
-    return {"train": [s for s in subjects if s not in test and s not in leak], "test": test}
+    drop = set(test) | leak | set(exclude)
+    return {"train": [s for s in subjects if s not in drop], "test": test}
 
 
 def _datasets(data_dir: Path, fold: dict[str, list[str]]) -> dict:
@@ -123,14 +128,23 @@ def _predict(model, loader) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(preds), np.concatenate(trues)
 
 
-def train(data_dir: str, split: str, minutes: float, holdout_base: str, seed: int) -> dict:
+def train(
+    data_dir: str,
+    split: str,
+    minutes: float,
+    holdout_base: str,
+    seed: int,
+    steps: int = 0,
+    exclude: tuple[str, ...] = (),
+) -> dict:
+    """Train for ``steps`` optimiser steps (0: until ``minutes`` of wall time), then test."""
     import timm
     import torch
 
     torch.manual_seed(seed)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     d = Path(data_dir)
-    fold = _split(d, split, holdout_base, seed)
+    fold = _split(d, split, holdout_base, seed, exclude)
     ds = _datasets(d, fold)
     gen = torch.Generator().manual_seed(seed)
     train_dl = torch.utils.data.DataLoader(ds["train"], 32, shuffle=True, generator=gen,
@@ -140,8 +154,13 @@ def train(data_dir: str, split: str, minutes: float, holdout_base: str, seed: in
         raise SystemExit(f"{d}: {len(ds['train'])} training frames, fewer than one batch of 32")
     model = timm.create_model("resnet18", pretrained=False, num_classes=len(AUS))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    t0, steps, epochs = time.perf_counter(), 0, 0
-    while time.perf_counter() - t0 < 60 * minutes:
+    budget, steps = steps, 0
+    t0, epochs = time.perf_counter(), 0
+
+    def spent() -> bool:
+        return steps >= budget if budget else time.perf_counter() - t0 >= 60 * minutes
+
+    while not spent():
         model.train()
         for batch in train_dl:
             loss = torch.nn.functional.mse_loss(5 * torch.sigmoid(model(batch["image"])),
@@ -150,14 +169,16 @@ def train(data_dir: str, split: str, minutes: float, holdout_base: str, seed: in
             loss.backward()
             opt.step()
             steps += 1
-            if time.perf_counter() - t0 >= 60 * minutes:
+            if spent():
                 break
         epochs += 1
     pred, true = _predict(model, test_dl)
     pcc = _pcc(pred, true)
     res = {
-        "data": str(d), "split": split, "minutes": minutes, "steps": steps, "epochs": epochs,
-        "train_frames": len(ds["train"]), "test_frames": len(ds["test"]),
+        "data": str(d), "split": split, "train_s": round(time.perf_counter() - t0, 1),
+        "steps": steps, "epochs": epochs,
+        "train_subjects": fold["train"], "train_frames": len(ds["train"]),
+        "test_frames": len(ds["test"]),
         "test_subjects": fold["test"], "mean_pcc": float(np.mean(list(pcc.values()))),
         "pcc": {k: round(v, 3) for k, v in pcc.items()},
     }  # fmt: skip
@@ -215,8 +236,10 @@ def main() -> None:
     b.add_argument("data")
     b.add_argument("--split", choices=("subjects", "holdout"), default="subjects")
     b.add_argument("--minutes", type=float, default=3.0)
+    b.add_argument("--steps", type=int, default=0, help="fixed step budget (0: use --minutes)")
     b.add_argument("--holdout-base", default="grace_hopper")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--exclude", nargs="*", default=(), help="subjects never to train on")
     c = sub.add_parser("readback")
     c.add_argument("weights")
     c.add_argument("media", nargs="+")
@@ -225,7 +248,9 @@ def main() -> None:
     if args.cmd == "data":
         make_data(args.out, args.subjects, args.frames, args.seed)
     elif args.cmd == "train":
-        print(json.dumps(train(args.data, args.split, args.minutes, args.holdout_base, args.seed)))
+        a = args
+        res = train(a.data, a.split, a.minutes, a.holdout_base, a.seed, a.steps, tuple(a.exclude))
+        print(json.dumps(res))
     else:
         print(json.dumps(readback_media(args.weights, args.media, args.every)))
 
