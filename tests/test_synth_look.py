@@ -12,6 +12,7 @@ import pytest
 
 from libreface_nb.data import synth
 from libreface_nb.data.synth import appearance as P
+from libreface_nb.data.synth import aus as A
 from libreface_nb.data.synth import mouth as M
 from libreface_nb.data.synth import pose as P3
 from libreface_nb.data.synth import scene as C
@@ -238,3 +239,19 @@ def test_frames_are_byte_identical_across_processes():
     ]
     assert len(runs[0]) == 64
     assert runs[0] == runs[1]
+
+
+def test_upper_teeth_come_from_the_photo_that_shows_them(subjects):
+    """The astronaut's open mouth shows her own (photo) teeth, not the drawn enamel rows."""
+    base = base_face("astronaut", 256)
+    work = synth.render._styled_work(subjects[0], 256)
+    contour = np.stack([np.linspace(100, 160, 11), np.full(11, 150.0)], 1)
+    photo = (
+        work,
+        base.mesh[[78, *A.LIP_INNER_UPPER, 308]],
+        base.mesh[[78, *A.LIP_INNER_LOWER, 308]],
+    )
+    band = M._photo_band(photo, contour, 10.0, np.array([0.0, 1.0]), 256)
+    teeth = band[151:158, 115:145]
+    assert teeth.mean() > 150  # bright: teeth
+    assert teeth.std() > 5  # textured, not a flat colour

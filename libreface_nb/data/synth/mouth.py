@@ -12,9 +12,11 @@ shows follows the anatomy of an opening mouth:
 - the cavity darkens towards its centre (the throat), and the inner lip edges, rolled inward
   and wet, are drawn darker.
 
-Teeth take their colour from the base photo where it shows them (the astronaut smiles: the
-median of the bright pixels between her inner lips), else a neutral enamel colour; both go
-through the subject's colour style. Every element is a pure function of the contours, the gap
+Where the base photo shows teeth (the astronaut smiles: at least a quarter of the pixels between
+her inner lips are bright), the upper row is the photo's own teeth, warped from between its
+inner lips into the row, and the lower row takes their median colour; otherwise both rows are
+drawn in a neutral enamel colour with gaps between the teeth. Colours go through the subject's
+colour style. Every element is a pure function of the contours, the gap
 and the jaw value, so labels and pixels stay in lockstep.
 """
 
@@ -79,11 +81,37 @@ def _fill(shape: tuple[int, int], poly: np.ndarray, off: np.ndarray) -> np.ndarr
     return mask.astype(np.float32) / 255.0
 
 
-def _teeth_layer(shape, contour, height, direction, off, colour, iod) -> tuple:
-    """Coverage ``[h, w]`` and colour ``[h, w, 3]`` of one row of teeth (gaps between teeth)."""
+def _photo_band(photo: tuple, contour: np.ndarray, height: float, direction: np.ndarray,
+                size: int) -> np.ndarray:  # fmt: skip
+    """The photo's own teeth warped into a band below ``contour`` (full frame, float32).
+
+    ``photo``: ``(working image, its upper inner-lip contour, its lower one)``; the source band
+    runs from the upper contour to 80 % of the way to the lower one (the teeth it shows).
+    """
+    from libreface_nb.data.synth import warp as W
+
+    image, up0, lo0 = photo
+    k = len(contour)
+    taper = np.sqrt(np.sin(np.pi * np.linspace(0.0, 1.0, k)))
+    src = np.concatenate([up0, up0 + 0.8 * (lo0 - up0)])
+    dst = np.concatenate(
+        [contour, contour + (height * np.maximum(taper, 0.3))[:, None] * direction]
+    )
+    tris = [(i, i + 1, k + i) for i in range(k - 1)] + [
+        (k + i, i + 1, k + i + 1) for i in range(k - 1)
+    ]
+    out = W.warp(image, src, dst, np.asarray(tris, np.int32), np.eye(2, 3), size)
+    return out.astype(np.float32)
+
+
+def _teeth_layer(shape, contour, height, direction, off, colour, iod, texture=None) -> tuple:
+    """Coverage ``[h, w]`` and colour ``[h, w, 3]`` of one row of teeth: ``texture`` (the
+    photo's teeth, ROI-sized) or ``colour`` with drawn gaps between teeth."""
     import cv2
 
     cover = _fill(shape, _band(contour, height, direction), off)
+    if texture is not None:
+        return cover, texture
     col = np.broadcast_to(np.asarray(colour, np.float32), shape + (3,)).copy()
     # Teeth recede into the mouth towards the corners: darker there.
     width = float(np.linalg.norm(contour[-1] - contour[0]))
@@ -117,6 +145,7 @@ def paint(
     iod: float,
     down: np.ndarray,
     colours: dict[str, np.ndarray],
+    photo: tuple | None = None,
 ) -> np.ndarray:
     """Draw the mouth interior between the inner lip contours (in place; returns ``image``).
 
@@ -130,6 +159,8 @@ def paint(
         iod: inter-ocular distance in output pixels.
         down: unit vector ``[2]``, the face's downward direction in the image.
         colours: RGB for ``cavity``, ``throat``, ``tongue``, ``teeth`` (0–255).
+        photo: ``(styled working image, its upper and lower inner-lip contours)`` of a base
+            photo that shows teeth: its upper teeth are warped into the upper row.
     """
     import cv2
 
@@ -172,8 +203,12 @@ def paint(
     ):
         height = min(frac * gap * scale, cap) * iod
         if height >= 0.5:
+            texture = None
+            if photo is not None and sign > 0:
+                band = _photo_band(photo, contour, height, down, h)
+                texture = band[y0:y1, x0:x1]
             cover, col = _teeth_layer(shape, contour, height, sign * down, off,
-                                      colours["teeth"], iod)  # fmt: skip
+                                      colours["teeth"], iod, texture)  # fmt: skip
             colour = colour * (1 - cover[..., None]) + col * cover[..., None]
     # Inner lip edges: rolled inward and wet, a darker line along each contour.
     edge = np.zeros(shape, np.float32)
@@ -197,6 +232,7 @@ def draw(
     pts: np.ndarray,
     opening: float,
     jaw: float,
+    work: np.ndarray | None = None,
 ) -> None:
     """Draw the mouth interior of a frame where the lips parted beyond the neutral gap.
 
@@ -209,6 +245,8 @@ def draw(
         opening: lip gap beyond the subject's neutral gap (IOD). Openings under 0.015 IOD are
             not drawn; the drawing fades in over the next 0.04 IOD.
         jaw: AU26 / 5.
+        work: the frame's styled working image; where the base photo shows teeth, its upper
+            teeth are taken from there (else teeth are drawn in the photo's teeth colour).
     """
     opacity = float(np.clip((opening - 0.015) / 0.04, 0.0, 1.0))
     if opacity <= 0:
@@ -229,4 +267,11 @@ def draw(
         iod=iod_px,
         down=np.array([-eye_axis[1], eye_axis[0]]) / iod_px,
         colours=dict(zip(("cavity", "throat", "tongue", "teeth"), styled, strict=True)),
+        photo=None
+        if teeth is None or work is None
+        else (
+            work,
+            base.mesh[[m0, *A.LIP_INNER_UPPER, m1]],
+            base.mesh[[m0, *A.LIP_INNER_LOWER, m1]],
+        ),
     )

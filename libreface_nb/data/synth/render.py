@@ -287,7 +287,9 @@ def render_face(
         work = P.paint(work, base, values, sides)
     img = W.warp(work, src, dst, triangles, _invert(view), size, gain)
     opening = A.mouth_gap(target) - _neutral_gap(subject, size)
-    M.draw(img, base, subject.style, target, dst, opening, values.get(26, 0.0) / INTENSITY_MAX)
+    M.draw(
+        img, base, subject.style, target, dst, opening, values.get(26, 0.0) / INTENSITY_MAX, work
+    )
     if pose if occluders is None else occluders:
         C.occlude(img, dst, np.random.default_rng([subject.seed, frame_seed, 9]))
     if subject.mirror:
