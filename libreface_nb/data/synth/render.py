@@ -1,14 +1,19 @@
 """SynthAU: faces with known Action Unit intensities, for tests, CI and teaching.
 
 Real face photographs that ship in installed packages (scikit-image's astronaut, matplotlib's
-grace_hopper) are meshed once by MediaPipe; each AU moves landmark groups by a known amount and
-the photo is warped piecewise-affinely over the mesh triangles (see :mod:`.aus` for the
-movements, :mod:`.warp` for the warp, :mod:`.style` for appearance).
+grace_hopper, or any photo given as a base) are meshed once by MediaPipe; each AU moves
+landmark groups by a known amount and paints its skin changes, and the photo is warped
+piecewise-affinely over the mesh triangles. A frame, in order: the subject's working image
+(identity mix, backdrop, colour style: :mod:`.scene`, :mod:`.style`); the AUs' creases and
+bulges painted in (:mod:`.appearance`); the mesh moved (:mod:`.aus`), turned out of plane and
+relit (:mod:`.pose`), warped (:mod:`.warp`); the mouth interior drawn (:mod:`.mouth`); an
+occluder on some frames (:mod:`.scene`); blur, noise, JPEG (:mod:`.style`).
 
 Label conventions: AU intensities are floats in [0, 5] keyed by AU number (``{12: 3.5}``), the
 union of DISFA's and BP4D's AUs (:data:`SYNTH_AUS`); a missing AU is 0. Intensity 0 leaves the
-face as the base photo (plus the subject's identity shape); displacement grows linearly to its
-maximum at 5. Expression classes are indices into :data:`libreface_nb.config.EXPRESSIONS`.
+face as the base photo (plus the subject's identity shape; nothing is painted); displacement and
+the darkness of creases grow linearly to their maximum at 5. Expression classes are indices
+into :data:`libreface_nb.config.EXPRESSIONS`.
 
 Typical use::
 
