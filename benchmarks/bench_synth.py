@@ -5,11 +5,13 @@ blur, noise and JPEG) with one thread (``OMP_NUM_THREADS=1``, OpenCV ``setNumThr
 after one warm-up frame per subject (base meshes detected, working images cached). Then runs
 MediaPipe FaceMesh (``libreface_nb.faces.mesh.detect_faces``) on the first ``--detect`` frames,
 with the short-range FaceMesh detector alone (``mesh``) and with the full-range fallback
-(``auto``).
+(``auto``). ``--turns N`` also renders N frames at each fixed head turn (yaw ±25°, pitch ±20°,
+with the frame's other jitter) and counts MediaPipe's detections on them.
 
 Usage::
 
-    python benchmarks/bench_synth.py [--frames 300] [--size 256] [--detect 100] [--json out.json]
+    python benchmarks/bench_synth.py [--frames 300] [--size 256] [--detect 100] [--turns 50]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -28,6 +30,29 @@ import numpy as np
 def _random_intensities(rng: np.random.Generator, aus: tuple[int, ...]) -> dict[int, float]:
     values = rng.uniform(0, 5, len(aus)) * (rng.random(len(aus)) < 0.4)
     return dict(zip(aus, values.tolist(), strict=True))
+
+
+def detect_turns(frames: int, size: int, subjects: int = 6) -> dict[str, str]:
+    """Detections (``auto``) on ``frames`` random frames at each fixed yaw / pitch extreme."""
+    from libreface_nb.data import synth
+    from libreface_nb.faces.mesh import detect_faces
+
+    people = synth.make_subjects(subjects, seed=0)
+    out = {}
+    for name, turn in (
+        ("yaw-25", {"yaw": -25.0}),
+        ("yaw+25", {"yaw": 25.0}),
+        ("pitch-20", {"pitch": -20.0}),
+        ("pitch+20", {"pitch": 20.0}),
+    ):
+        rng = np.random.default_rng(1)
+        found = 0
+        for i in range(frames):
+            inten = _random_intensities(rng, synth.SYNTH_AUS)
+            img = synth.render_face(people[i % subjects], inten, size=size, frame_seed=i, **turn)
+            found += bool(detect_faces(img))
+        out[f"detected_{name}"] = f"{found}/{frames}"
+    return out
 
 
 def run(frames: int, size: int, detect: int, subjects: int = 6) -> dict:
@@ -71,9 +96,12 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--detect", type=int, default=100, help="frames to run MediaPipe on")
+    ap.add_argument("--turns", type=int, default=0, help="frames per fixed head turn")
     ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args()
     res = run(args.frames, args.size, args.detect)
+    if args.turns:
+        res.update(detect_turns(args.turns, args.size))
     text = json.dumps(res, indent=2)
     print(text)
     if args.json:

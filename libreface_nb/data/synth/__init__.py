@@ -6,7 +6,10 @@ The public names live here; the work is split by concern:
 - :mod:`.aus`: the AU handle table (which landmarks each AU moves, how far at intensity 5);
 - :mod:`.warp`: the piecewise-affine mesh warp;
 - :mod:`.base`: the bundled base photographs, meshed once per process;
-- :mod:`.style`: per-subject appearance (colour, light, noise).
+- :mod:`.style`: per-subject colour style, per-frame degradations (blur, noise, JPEG);
+- :mod:`.appearance`: the AUs' wrinkles, furrows and bulges, painted into the skin texture;
+- :mod:`.mouth`: the mouth interior (throat, tongue, teeth rows, inner lip edges);
+- :mod:`.pose`: out-of-plane head turns (yaw, pitch) from the mesh's depth, directional light.
 
 Typical use::
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from libreface_nb.data.synth import aus as A
 from libreface_nb.data.synth import warp as W
+from libreface_nb.data.synth.pose import vertex_normals
 from libreface_nb.errors import ConfigError, NoFaceError, UnreadableInputError
 
 BASES = ("astronaut", "grace_hopper")
@@ -38,6 +39,8 @@ WORK_SCALE = 1.5
 _ARRAYS: dict[str, np.ndarray] = {}
 #: Meshes by content hash of the photo.
 _MESHES: dict[str, np.ndarray] = {}
+#: Landmark depths by content hash of the photo.
+_DEPTHS: dict[str, np.ndarray] = {}
 
 
 def photo_hash(photo: np.ndarray) -> str:
@@ -124,7 +127,8 @@ def load_base_photo(name: str) -> np.ndarray:
 
 
 def base_mesh(name: str) -> np.ndarray:
-    """The 478-point mesh of a base photo, float64 ``[478, 2]`` pixels (detected once per content).
+    """The 478-point mesh of a base photo, float64 ``[478, 2]`` pixels (detected once per content;
+    :func:`base_depth` has the depth).
 
     Raises:
         NoFaceError: MediaPipe finds no face in the photo (names it).
@@ -141,9 +145,18 @@ def base_mesh(name: str) -> np.ndarray:
                 "one clearly visible, roughly frontal face"
             )
         mesh = faces[0].landmarks[:, :2].astype(np.float64)
-        mesh.setflags(write=False)
-        _MESHES[digest] = mesh
+        depth = faces[0].landmarks[:, 2].astype(np.float64)
+        for arr in (mesh, depth):
+            arr.setflags(write=False)
+        _MESHES[digest], _DEPTHS[digest] = mesh, depth
     return _MESHES[digest]
+
+
+def base_depth(name: str) -> np.ndarray:
+    """MediaPipe's depth of each landmark of a base photo, float64 ``[478]`` (photo pixels;
+    negative = towards the camera)."""
+    base_mesh(name)
+    return _DEPTHS[photo_hash(load_base_photo(name))]
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,6 +176,8 @@ class BaseFace:
         centre: face-box centre in working-image pixels ``[2]``; ``box``: its side in pixels.
         fields: per-AU displacement fields at intensity 5 (see
             :func:`~libreface_nb.data.synth.aus.au_fields`).
+        depth: landmark depth in working-image pixels ``[478]`` (negative = nearer).
+        normals: unit vertex normals ``[478, 3]`` of the meshed face (towards the camera).
     """
 
     name: str
@@ -178,6 +193,8 @@ class BaseFace:
     centre: np.ndarray
     box: float
     fields: dict
+    depth: np.ndarray
+    normals: np.ndarray
 
     def to_pixels(self, disp: np.ndarray) -> np.ndarray:
         """Face-frame displacements ``[N, 2]`` (IOD) → working-image pixel displacements."""
@@ -208,7 +225,9 @@ def _work_crop(photo: np.ndarray, mesh: np.ndarray, size: int) -> tuple[np.ndarr
 @functools.lru_cache(maxsize=16)
 def base_face(name: str, size: int) -> BaseFace:
     """The cached :class:`BaseFace` of base photo ``name`` for output side ``size``."""
-    image, mesh = _work_crop(load_base_photo(name), base_mesh(name), size)
+    photo = load_base_photo(name)
+    image, mesh = _work_crop(photo, base_mesh(name), size)
+    depth = base_depth(name) * (image.shape[0] / round(WORK_SCALE * CROP_SCALE * _box(name)))
     triangles, anchors = W.triangulation(mesh, image.shape[0])
     origin, rot, iod = A.face_frame(mesh)
     face = A.to_face(mesh)
@@ -228,4 +247,12 @@ def base_face(name: str, size: int) -> BaseFace:
         centre=(lo + hi) / 2,
         box=float((hi - lo).max()),
         fields=A.au_fields(face),
+        depth=depth,
+        normals=vertex_normals(np.column_stack([mesh, depth]), W.face_triangles()),
     )
+
+
+def _box(name: str) -> float:
+    """Side of the face box of a base photo in photo pixels (as :func:`_work_crop` uses it)."""
+    mesh = base_mesh(name)
+    return float((mesh[: W.N_MESH].max(0) - mesh[: W.N_MESH].min(0)).max())

@@ -1,14 +1,19 @@
 """SynthAU: faces with known Action Unit intensities, for tests, CI and teaching.
 
 Real face photographs that ship in installed packages (scikit-image's astronaut, matplotlib's
-grace_hopper) are meshed once by MediaPipe; each AU moves landmark groups by a known amount and
-the photo is warped piecewise-affinely over the mesh triangles (see :mod:`.aus` for the
-movements, :mod:`.warp` for the warp, :mod:`.style` for appearance).
+grace_hopper, or any photo given as a base) are meshed once by MediaPipe; each AU moves
+landmark groups by a known amount and paints its skin changes, and the photo is warped
+piecewise-affinely over the mesh triangles. A frame, in order: the subject's working image
+(identity mix, backdrop, colour style: :mod:`.scene`, :mod:`.style`); the AUs' creases and
+bulges painted in (:mod:`.appearance`); the mesh moved (:mod:`.aus`), turned out of plane and
+relit (:mod:`.pose`), warped (:mod:`.warp`); the mouth interior drawn (:mod:`.mouth`); an
+occluder on some frames (:mod:`.scene`); blur, noise, JPEG (:mod:`.style`).
 
 Label conventions: AU intensities are floats in [0, 5] keyed by AU number (``{12: 3.5}``), the
 union of DISFA's and BP4D's AUs (:data:`SYNTH_AUS`); a missing AU is 0. Intensity 0 leaves the
-face as the base photo (plus the subject's identity shape); displacement grows linearly to its
-maximum at 5. Expression classes are indices into :data:`libreface_nb.config.EXPRESSIONS`.
+face as the base photo (plus the subject's identity shape; nothing is painted); displacement and
+the darkness of creases grow linearly to their maximum at 5. Expression classes are indices
+into :data:`libreface_nb.config.EXPRESSIONS`.
 
 Typical use::
 
@@ -22,12 +27,16 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from libreface_nb.config import EXPRESSIONS, INTENSITY_MAX
+from libreface_nb.data.synth import appearance as P
 from libreface_nb.data.synth import aus as A
+from libreface_nb.data.synth import mouth as M
+from libreface_nb.data.synth import pose as P3
+from libreface_nb.data.synth import scene as C
 from libreface_nb.data.synth import style as S
 from libreface_nb.data.synth import warp as W
 from libreface_nb.data.synth.base import BASES, CROP_SCALE, base_face, base_key
@@ -72,6 +81,10 @@ class SynthSubject:
         shape: identity coefficients ``[N_IDENTITY]`` (face width, eye distance, nose length,
             mouth width, brow height, chin length, lip fullness), each ~N(0, 1).
         style: colour and lighting style.
+        backdrop: a :data:`~libreface_nb.data.synth.scene.BACKDROPS` name replacing the photo
+            around the head, or ``""`` (the photo's own background).
+        mix_base: another base photo whose skin is blended into this face (``""`` = none);
+            ``mix``: its weight (0.25–0.5 when set).
     """
 
     subject_id: str
@@ -80,6 +93,9 @@ class SynthSubject:
     mirror: bool = False
     shape: tuple[float, ...] = (0.0,) * A.N_IDENTITY
     style: S.Style = field(default_factory=S.Style)
+    backdrop: str = ""
+    mix_base: str = ""
+    mix: float = 0.0
 
 
 class AUIntensities(dict):
@@ -101,7 +117,9 @@ def make_subjects(
 
     Subject ``i`` depends only on ``(seed, i)`` and its base ``bases[i % len(bases)]``, so
     ``make_subjects(3, s)[:2] == make_subjects(2, s)``. Every second round through the bases is
-    mirrored, giving two distinct looks per base.
+    mirrored, giving two distinct looks per base. 70 % of subjects get a backdrop
+    (:mod:`.scene`); from the second round on, with two or more bases, 70 % of subjects also get
+    another base's skin mixed in (the first subject of each base is its photo's own face).
 
     Args:
         n: number of subjects.
@@ -118,22 +136,35 @@ def make_subjects(
     for i in range(n):
         rng = np.random.default_rng([seed, i])
         shape = np.clip(rng.standard_normal(A.N_IDENTITY), -2.0, 2.0)
-        subjects.append(
-            SynthSubject(
-                subject_id=f"S{i + 1:03d}",
-                base=keys[i % len(keys)],
-                seed=int(rng.integers(2**31)),
-                mirror=(i // len(keys)) % 2 == 1,
-                shape=tuple(round(float(v), 6) for v in shape),
-                style=S.random_style(rng),
-            )
+        subject = SynthSubject(
+            subject_id=f"S{i + 1:03d}",
+            base=keys[i % len(keys)],
+            seed=int(rng.integers(2**31)),
+            mirror=(i // len(keys)) % 2 == 1,
+            shape=tuple(round(float(v), 6) for v in shape),
+            style=S.random_style(rng),
         )
+        # Drawn after the fields above, so they are what they were before scenes existed.
+        u_back, k_back, u_mix, k_mix, w_mix = rng.random(5)
+        backdrop = "" if u_back < C.KEEP_BACKGROUND else C.BACKDROPS[int(k_back * len(C.BACKDROPS))]
+        mix_base, mix = "", 0.0
+        if i >= len(keys) and len(keys) > 1 and u_mix < 0.7:
+            mix_base = keys[(i + 1 + int(k_mix * (len(keys) - 1))) % len(keys)]
+            mix = round(0.25 + 0.25 * float(w_mix), 6)
+        subjects.append(replace(subject, backdrop=backdrop, mix_base=mix_base, mix=mix))
     return subjects
 
 
 @functools.lru_cache(maxsize=64)
 def _styled_work(subject: SynthSubject, size: int) -> np.ndarray:
-    img = S.apply_style(base_face(subject.base, size).image, subject.style)
+    """The subject's working image: identity mix, backdrop, then colour style (the camera's)."""
+    base = base_face(subject.base, size)
+    img = base.image
+    if subject.mix_base and subject.mix > 0:
+        img = C.mix_identity(base, base_face(subject.mix_base, size), subject.mix)
+    if subject.backdrop:
+        img = C.with_backdrop(img, base.mesh, C.backdrop(subject.backdrop, img.shape[0]))
+    img = S.apply_style(img, subject.style)
     img.setflags(write=False)
     return img
 
@@ -201,27 +232,6 @@ def _neutral_gap(subject: SynthSubject, size: int) -> float:
     return A.mouth_gap(target_mesh(subject, {}, size))
 
 
-def _mouth(img: np.ndarray, subject: SynthSubject, target: np.ndarray, pts: np.ndarray) -> None:
-    """Draw the mouth interior where the lips parted beyond the subject's neutral gap.
-
-    ``pts``: the moved mesh (+ anchors) in output pixels. Openings under 0.015 IOD are not
-    drawn; the drawing fades in over the next 0.04 IOD.
-    """
-    opening = A.mouth_gap(target) - _neutral_gap(subject, img.shape[0])
-    opacity = float(np.clip((opening - 0.015) / 0.04, 0.0, 1.0))
-    if opacity <= 0:
-        return
-    m0, m1 = A.MOUTH_INNER_CORNERS
-    upper = pts[[m0, *A.LIP_INNER_UPPER, m1]]
-    lower = pts[[m0, *A.LIP_INNER_LOWER, m1]]
-    eye_axis = pts[list(A.EYE_L)].mean(0) - pts[list(A.EYE_R)].mean(0)
-    iod_px = float(np.linalg.norm(eye_axis))
-    down = np.array([-eye_axis[1], eye_axis[0]]) / iod_px
-    teeth = min(0.4 * A.mouth_gap(target) * iod_px, 0.07 * iod_px)
-    colours = S.apply_style(np.stack([S.MOUTH_DARK, S.TEETH]), subject.style, lighting=False)
-    S.paint_mouth(img, upper, lower, opacity, teeth, down, tuple(colours.astype(np.float64)))
-
-
 def render_face(
     subject: SynthSubject,
     intensities: Mapping[int, float],
@@ -231,6 +241,10 @@ def render_face(
     pose: bool = True,
     degrade: bool = True,
     sides: Mapping[int, str] | None = None,
+    appearance: bool = True,
+    occluders: bool | None = None,
+    yaw: float | None = None,
+    pitch: float | None = None,
 ) -> np.ndarray:
     """Render one SynthAU frame.
 
@@ -239,26 +253,50 @@ def render_face(
         intensities: ``{au: intensity 0–5}`` for AUs in :data:`SYNTH_AUS`; missing AUs are 0.
             An :class:`AUIntensities` also carries unilateral sides.
         size: output side in pixels.
-        frame_seed: drives the frame's pose, scale, shift, blur, noise and JPEG quality; the same
-            arguments always give the same image.
-        pose: jitter in-plane rotation (±10°), scale (0.9–1.1) and shift (±4 %); False = the
-            subject's canonical view.
+        frame_seed: drives the frame's pose, head turn, light, scale, shift, blur, noise and
+            JPEG quality; the same arguments always give the same image.
+        pose: jitter in-plane rotation (±10°), scale (0.9–1.1) and shift (±4 %), turn the head
+            out of plane (yaw ±25°, pitch ±20°, :mod:`.pose`) and light it from a direction of
+            the frame; False = the subject's canonical, frontal view in the photo's light.
         degrade: apply the frame's blur, noise and JPEG artefacts.
         sides: ``{au: "left" | "right"}`` overrides ``intensities.sides``.
+        appearance: paint the AUs' wrinkles, furrows and bulges (:mod:`.appearance`).
+        occluders: draw the frame's glasses or hand/hair blob, if it draws one
+            (:func:`~libreface_nb.data.synth.scene.occlude`); None = as ``pose``.
+        yaw, pitch: head turn in degrees instead of the frame's draw (None = drawn when
+            ``pose``, else 0); an explicit turn without ``pose`` keeps the photo's light.
 
     Returns:
         uint8 RGB ``[size, size, 3]``.
     """
     base = base_face(subject.base, size)
-    target = target_mesh(subject, intensities, size, sides)
+    values = _check_intensities(intensities)
+    sides = dict(getattr(intensities, "sides", {}) if sides is None else sides)
+    target = target_mesh(subject, values, size, sides)
     # Separate streams, so that turning pose off leaves a frame's degradations unchanged.
     pose_rng = np.random.default_rng([subject.seed, frame_seed, 7]) if pose else None
     view = view_matrix(subject, size, pose_rng)
-    src = np.concatenate([base.mesh, base.anchors])
+    turn, light = (0.0, 0.0), None
+    if pose:
+        drawn_yaw, drawn_pitch, light = P3.draw_turn(
+            np.random.default_rng([subject.seed, frame_seed, 10])
+        )
+        turn = (drawn_yaw, drawn_pitch)
+    turn = (turn[0] if yaw is None else float(yaw), turn[1] if pitch is None else float(pitch))
     moved = base.mesh + base.to_pixels(target - base.face)
+    moved, triangles, gain = P3.turn_mesh(base, moved, *turn, light)
+    src = np.concatenate([base.mesh, base.anchors])
     dst = np.concatenate([moved, base.anchors]) @ view[:, :2].T + view[:, 2]
-    img = W.warp(_styled_work(subject, size), src, dst, base.triangles, _invert(view), size)
-    _mouth(img, subject, target, dst)
+    work = _styled_work(subject, size)
+    if appearance:
+        work = P.paint(work, base, values, sides)
+    img = W.warp(work, src, dst, triangles, _invert(view), size, gain)
+    opening = A.mouth_gap(target) - _neutral_gap(subject, size)
+    M.draw(
+        img, base, subject.style, target, dst, opening, values.get(26, 0.0) / INTENSITY_MAX, work
+    )
+    if pose if occluders is None else occluders:
+        C.occlude(img, dst, np.random.default_rng([subject.seed, frame_seed, 9]))
     if subject.mirror:
         img = np.ascontiguousarray(img[:, ::-1])
     if degrade:
@@ -360,7 +398,7 @@ def expression_intensities(expression: int, seed: int) -> AUIntensities:
 def atlas(
     subject: SynthSubject,
     aus: Sequence[int] = SYNTH_AUS,
-    levels: Sequence[float] = (0.0, 2.5, 5.0),
+    levels: Sequence[float] = (0.0, 1.0, 3.0, 5.0),
     *,
     size: int = 128,
 ) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""SynthAU appearance: colour and lighting styles, the drawn mouth interior, frame degradations.
+"""SynthAU style: colour and lighting styles per subject, frame degradations.
 
 Pure array functions (uint8 RGB in, uint8 RGB out). A *style* (per pseudo-subject) is a colour
 matrix (hue rotation, saturation, white balance), contrast, brightness, gamma and a linear
-lighting gradient. *Degradations* (per frame) are Gaussian blur, sensor noise and JPEG artefacts.
+lighting gradient. *Degradations* (per frame) are Gaussian blur, sensor noise and JPEG
+artefacts. The mouth interior is drawn by :mod:`.mouth`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,6 @@ import numpy as np
 # RGB → YIQ; a hue rotation is a rotation of the (I, Q) chroma plane.
 _YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ_INV = np.linalg.inv(_YIQ)
-
-#: Mouth interior colours (RGB): dark oral cavity and upper teeth.
-MOUTH_DARK = np.array([70.0, 24.0, 24.0])
-TEETH = np.array([214.0, 204.0, 188.0])
 
 
 @dataclass(frozen=True)
@@ -81,62 +78,6 @@ def apply_style(image: np.ndarray, style: Style, lighting: bool = True) -> np.nd
         x = x * (1.0 + style.light * d)[..., None]
     x = np.clip(x, 0.0, 1.0) ** style.gamma
     return np.round(x * 255.0).astype(np.uint8)
-
-
-def paint_mouth(
-    image: np.ndarray,
-    upper: np.ndarray,
-    lower: np.ndarray,
-    opacity: float,
-    teeth: float,
-    down: np.ndarray,
-    colours: tuple[np.ndarray, np.ndarray] = (MOUTH_DARK, TEETH),
-) -> np.ndarray:
-    """Draw the mouth interior between the inner lip contours (in place; returns ``image``).
-
-    Args:
-        image: uint8 RGB ``[H, W, 3]``.
-        upper, lower: inner-lip contours ``[K, 2]`` in pixels, corner to corner, including both
-            corners (same order).
-        opacity: 0–1 blend of the drawing (0 = nothing drawn).
-        teeth: height of the visible upper-teeth band in pixels (tapering to 0 at the corners).
-        down: unit vector ``[2]``, the face's downward direction in the image.
-        colours: RGB of the oral cavity and of the teeth (0–255).
-    """
-    import cv2
-
-    if opacity <= 0:
-        return image
-    poly = np.concatenate([upper, lower[::-1]])
-    band_poly = None
-    if teeth >= 0.5:
-        taper = np.sqrt(np.sin(np.pi * np.linspace(0.0, 1.0, len(upper))))
-        edge = upper + (teeth * taper)[:, None] * np.asarray(down, np.float64)
-        band_poly = np.concatenate([upper, edge[::-1]])
-    # Work in the mouth's bounding box only (plus room for the blurs).
-    pad = int(np.ceil(3 * max(1.0, teeth))) + 2
-    h, w = image.shape[:2]
-    x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int) - pad, 0)
-    x1, y1 = np.minimum(np.ceil(poly.max(0)).astype(int) + pad + 1, [w, h])
-    if x1 <= x0 or y1 <= y0:
-        return image
-    roi = image[y0:y1, x0:x1]
-    off = np.array([x0, y0], np.float64)
-    mask = np.zeros(roi.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round((poly - off) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
-    band = np.zeros_like(mask)
-    if band_poly is not None:
-        pts = np.round((band_poly - off) * 16).astype(np.int32)
-        cv2.fillPoly(band, [pts], 255, cv2.LINE_AA, 4)
-    m = cv2.GaussianBlur(mask, (0, 0), 0.6).astype(np.float32)[..., None] / 255.0
-    t = (band.astype(np.float32)[..., None] / 255.0) * (mask[..., None] / 255.0)
-    # The cavity darkens away from the lips (a blurred mask is ~1 deep inside, ~0.5 at edges).
-    core = cv2.GaussianBlur(mask, (0, 0), max(1.0, teeth)).astype(np.float32)[..., None] / 255.0
-    dark = np.asarray(colours[0], np.float32) * (1.3 - 0.6 * core)
-    colour = dark * (1 - t) + np.asarray(colours[1], np.float32) * t
-    out = roi.astype(np.float32) * (1 - opacity * m) + colour * (opacity * m)
-    roi[:] = np.clip(np.round(out), 0, 255).astype(np.uint8)
-    return image
 
 
 @dataclass(frozen=True)

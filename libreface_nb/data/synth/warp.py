@@ -158,6 +158,34 @@ def _affines(dst: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.transpose(m, (0, 2, 1)), ok
 
 
+def _rasterize(dst: np.ndarray, triangles: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Triangle id + 1 of each output pixel ``[size, size]`` int32 (0 = none, later triangles
+    win) and the ``[T]`` usable-triangle mask of :func:`_affines`."""
+    import cv2
+
+    t = dst[triangles]
+    det = (t[:, 1, 0] - t[:, 0, 0]) * (t[:, 2, 1] - t[:, 0, 1]) - (t[:, 2, 0] - t[:, 0, 0]) * (
+        t[:, 1, 1] - t[:, 0, 1]
+    )
+    ok = np.abs(det) > 2 * MIN_AREA
+    ids = np.zeros((size, size), np.int32)
+    fixed = np.round(dst * 16).astype(np.int32)  # 4 fractional bits for sub-pixel rasterizing
+    for i in np.flatnonzero(ok):
+        cv2.fillConvexPoly(ids, fixed[triangles[i]], int(i) + 1, cv2.LINE_8, 4)
+    return ids, ok
+
+
+def _evaluate(mats: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-pixel values of per-triangle affine maps ``mats`` ``[T + 1, K, 3]`` (row 0 = none)."""
+    size = ids.shape[0]
+    grid = np.arange(size, dtype=np.float32)
+    m = mats[ids]  # [size, size, K, 3]
+    return tuple(
+        m[..., k, 0] * grid[None, :] + m[..., k, 1] * grid[:, None] + m[..., k, 2]
+        for k in range(mats.shape[1])
+    )
+
+
 def warp(
     image: np.ndarray,
     src: np.ndarray,
@@ -165,6 +193,7 @@ def warp(
     triangles: np.ndarray,
     background: np.ndarray,
     size: int,
+    gain: np.ndarray | None = None,
 ) -> np.ndarray:
     """Piecewise-affine warp: the ``src`` mesh of ``image`` moves to ``dst`` in the output.
 
@@ -172,27 +201,32 @@ def warp(
         image: source image ``[H, W, 3]`` uint8.
         src: vertex positions in ``image`` pixels ``[V, 2]``.
         dst: the same vertices in output pixels ``[V, 2]``.
-        triangles: ``[T, 3]`` vertex ids, in drawing order.
+        triangles: ``[T, 3]`` vertex ids, in drawing order (later triangles hide earlier ones).
         background: ``[2, 3]`` affine from output to ``image`` pixels for pixels outside every
             triangle.
         size: output side in pixels.
+        gain: optional per-vertex brightness gain ``[V]``, interpolated linearly over each
+            triangle (1 outside every triangle): shading.
 
     Returns:
         ``[size, size, 3]`` uint8.
     """
     import cv2
 
-    mats, ok = _affines(dst[triangles], src[triangles])
+    ids, ok = _rasterize(dst, triangles, size)
+    mats, _ = _affines(dst[triangles], src[triangles])
     mats = np.concatenate([background[None], mats]).astype(np.float32)  # id 0 = background
-    ids = np.zeros((size, size), np.int32)
-    fixed = np.round(dst * 16).astype(np.int32)  # 4 fractional bits for sub-pixel rasterizing
-    for i in np.flatnonzero(ok):
-        cv2.fillConvexPoly(ids, fixed[triangles[i]], int(i) + 1, cv2.LINE_8, 4)
-    grid = np.arange(size, dtype=np.float32)
-    m = mats[ids]  # [size, size, 2, 3]
-    map_x = m[..., 0, 0] * grid[None, :] + m[..., 0, 1] * grid[:, None] + m[..., 0, 2]
-    map_y = m[..., 1, 0] * grid[None, :] + m[..., 1, 1] * grid[:, None] + m[..., 1, 2]
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    map_x, map_y = _evaluate(mats, ids)
+    out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    if gain is None:
+        return out
+    vals = np.repeat(np.asarray(gain, np.float64)[triangles][..., None], 2, axis=2)
+    lin, _ = _affines(dst[triangles], vals)
+    flat = np.array([[[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]])
+    lin = np.concatenate([flat, lin]).astype(np.float32)[:, :1]
+    (field,) = _evaluate(lin, ids)
+    shaded = out.astype(np.float32) * field[..., None]
+    return np.clip(np.round(shaded), 0, 255).astype(np.uint8)
 
 
 def folded(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray, min_area: float) -> np.ndarray:
