@@ -26,7 +26,7 @@ from libreface_nb.runs import RUNS_ROOT_ENV
 pytestmark = pytest.mark.notebooks
 
 
-def _check_01(m: dict) -> None:
+def _check_01(m: dict, run: dict) -> None:
     # Fixture profile: SynthAU in the DISFA layout, 3 pseudo-subjects × 40 frames.
     assert m["dataset"] == "disfa"
     assert m["synthetic"] is True
@@ -38,9 +38,57 @@ def _check_01(m: dict) -> None:
     assert m["n_faces_ok"] == 120
 
 
-#: Headline-number checks per notebook (metrics.json): notebook name → function that asserts.
-EXPECTATIONS: dict[str, Callable[[dict], None]] = {
+def _check_02(m: dict, run: dict) -> None:
+    # ViT-Tiny at 64 px on fold1 (train SN003, val SN013, test SN002: 40 frames each).
+    assert m["task"] == "intensity"
+    assert m["fold"] == "fold1"
+    assert (m["n_train"], m["n_val"], m["n_test"]) == (40, 40, 40)
+    assert m["mae_pretrained"] is True
+    assert m["mae_val_loss_best"] < m["mae_val_loss_first"]  # the MAE learned something
+    assert m["epochs_run"] == 3
+    assert -1.0 <= m["test_pcc"] <= 1.0
+
+
+def _check_03(m: dict, run: dict) -> None:
+    assert m["n_params_student"] == 11_243_980  # LibreFace's 12-output ResNet-18 student
+    # The teacher's test PCC as notebook 03 measures it is notebook 02's number.
+    assert m["test_pcc_teacher"] == pytest.approx(run["02_mae_teacher_finetune"]["test_pcc"])
+    for key in ("test_pcc", "test_pcc_none", "test_pcc_feature", "test_pcc_kl"):
+        assert -1.0 <= m[key] <= 1.0, key
+
+
+def _check_04(m: dict, run: dict) -> None:
+    assert m["n_test_frames"] == 40
+    # Recomputed from the predictions tables: the same numbers as the training notebooks'.
+    assert m["pcc_teacher"] == pytest.approx(run["02_mae_teacher_finetune"]["test_pcc"], abs=1e-4)
+    assert m["pcc_student"] == pytest.approx(run["03_resnet18_distillation"]["test_pcc"], abs=1e-4)
+    assert m["pcc_hog_baseline"] > 0.3  # HOG + linear SVR reads SynthAU (0.72 measured)
+
+
+def _check_05(m: dict, run: dict) -> None:
+    assert m["parity_max_abs_diff"] <= 1e-4  # ONNX Runtime vs torch
+    assert m["int8_mib"] < 0.4 * m["fp32_mib"]
+    assert m["int8_pcc_min"] > 0.9  # int8 vs fp32 per output (0.97-0.98 measured, untrained)
+    assert m["video_rows"] == 40  # one row per frame of the test subject's video
+    assert m["video_frames_ok"] == 40
+
+
+def _check_06(m: dict, run: dict) -> None:
+    assert m["image_faces"] == 2  # the two photos side by side
+    assert m["video_frames"] == 40
+    assert m["video_faces_ok"] == 40
+    assert m["saliency_method"] == "gradcam"
+
+
+#: Headline-number checks per notebook: notebook name → function(its metrics.json, every
+#: notebook's metrics of the run) that asserts.
+EXPECTATIONS: dict[str, Callable[[dict, dict], None]] = {
     "01_data_prep_and_augmentation": _check_01,
+    "02_mae_teacher_finetune": _check_02,
+    "03_resnet18_distillation": _check_03,
+    "04_evaluation": _check_04,
+    "05_onnx_cpu_profiling": _check_05,
+    "06_au_explorer": _check_06,
 }
 
 
@@ -69,10 +117,11 @@ def test_fixture_profile_runs_every_notebook(tmp_path):
     assert names == [p.stem for p in discover_notebooks()]
     for nb in record["notebooks"]:
         assert nb["status"] == "ok", nb
-        metrics = json.loads((run_dir / nb["name"] / "metrics.json").read_text())
-        check = EXPECTATIONS.get(nb["name"])
+    every = {n: json.loads((run_dir / n / "metrics.json").read_text()) for n in names}
+    for name in names:
+        check = EXPECTATIONS.get(name)
         if check is not None:
-            check(metrics)
+            check(every[name], every)
     assert (run_dir / "index.md").exists()
 
 
