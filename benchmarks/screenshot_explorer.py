@@ -32,7 +32,7 @@ NB = "06_au_explorer/06_au_explorer.ipynb"
 LIVE = "06_au_explorer/screenshots/live_session.ipynb"
 
 
-def wait_for(what: str, fn, timeout: float, every: float = 0.5):  # noqa: ANN001, ANN201
+def wait_for(what: str, fn, timeout: float, every: float = 0.5):
     """Call ``fn`` until it returns a truthy value or ``timeout`` seconds pass (then raise)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -46,7 +46,7 @@ def wait_for(what: str, fn, timeout: float, every: float = 0.5):  # noqa: ANN001
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def http_json(url: str):  # noqa: ANN201
+def http_json(url: str):
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.loads(r.read())
 
@@ -60,7 +60,7 @@ class CDP:
         self.ws = websocket.create_connection(ws_url, timeout=30, suppress_origin=True)
         self.next_id = 0
 
-    def __call__(self, method: str, **params):  # noqa: ANN003, ANN204
+    def __call__(self, method: str, **params):
         self.next_id += 1
         self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
         while True:
@@ -70,7 +70,7 @@ class CDP:
                     raise RuntimeError(f"{method}: {msg['error']}")
                 return msg.get("result", {})
 
-    def js(self, expr: str):  # noqa: ANN201
+    def js(self, expr: str):
         r = self("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
         return r.get("result", {}).get("value")
 
@@ -149,7 +149,7 @@ def start_lab(run: Path, port: int, settings: Path) -> subprocess.Popen:
     cmd = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser",
            f"--port={port}", "--ip=127.0.0.1", "--IdentityProvider.token=", "--allow-root",
            f"--ServerApp.root_dir={run}", "--LabApp.expose_app_in_browser=True"]  # fmt: skip
-    log = open(settings / "lab.log", "w")  # noqa: SIM115 - closed with the process
+    log = open(settings / "lab.log", "w")
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from train_toys import DictData, ToyStep  # noqa: E402
+from train_toys import DictData, ToyStep
 
-from libreface_nb.train.loop import FitConfig, fit  # noqa: E402
+from libreface_nb.train.loop import FitConfig, fit
 
 if __name__ == "__main__":
     cfg = FitConfig(epochs=3, batch_size=8, lr=1e-2, warmup_epochs=0.5, monitor="val_loss",

@@ -27,7 +27,7 @@ from libreface_nb.train.loop import (
 from libreface_nb.train.schedule import lr_at
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_toys import DictData, ToyStep  # noqa: E402
+from train_toys import DictData, ToyStep
 
 VOLATILE = ("seconds", "images_per_s")
 
@@ -117,7 +117,7 @@ def test_fit_restores_the_best_weights(tmp_path):
 
 def test_early_stopping_after_patience(tmp_path):
     class Never(ToyStep):
-        def validate(self, loader):  # noqa: ANN001
+        def validate(self, loader):
             return {"val_loss": 1.0}  # never improves after the first epoch
 
     res = fit(Never(), DictData(40), DictData(8), _cfg(epochs=10, patience=2), tmp_path)

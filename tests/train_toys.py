@@ -39,7 +39,7 @@ class ToyStep:
         err = self.module(batch["x"]) - batch["y"]
         return {"loss": (err**2).mean(), "mae": err.abs().mean().detach()}
 
-    def validate(self, loader) -> dict:  # noqa: ANN001
+    def validate(self, loader) -> dict:
         dev = next(self.module.parameters()).device
         se, n = 0.0, 0
         for b in loader:

@@ -143,7 +143,7 @@ def _device(cfg: FitConfig, d: D.Dist) -> torch.device:
     return torch.device(name)
 
 
-def _autocast(device: torch.device, cfg: FitConfig):  # noqa: ANN202 - a context manager
+def _autocast(device: torch.device, cfg: FitConfig):
     if device.type != "cuda" or cfg.amp == "off":
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
@@ -257,7 +257,7 @@ def _train_step(run: _Run, batch: dict[str, Any], total: int, warmup: int) -> di
     return {k: float(v.detach()) for k, v in losses.items()} | {"lr": lr}
 
 
-def _progress(run: _Run, n: int, start: int):  # noqa: ANN202 - a tqdm bar or None
+def _progress(run: _Run, n: int, start: int):
     if not (run.cfg.progress and run.d.main):
         return None
     from tqdm.auto import tqdm
@@ -392,7 +392,7 @@ def fit(step: Step, train_set: Any, val_set: Any, cfg: FitConfig, out_dir: str |
         D.teardown(d)
 
 
-def _fit(step: Step, train_set: Any, val_set: Any, cfg: FitConfig, out: Path, d: D.Dist):  # noqa: ANN202
+def _fit(step: Step, train_set: Any, val_set: Any, cfg: FitConfig, out: Path, d: D.Dist):
     if len(train_set) == 0 or len(val_set) == 0:
         raise ConfigError(f"fit needs samples: {len(train_set)} train, {len(val_set)} validation")
     if cfg.batch_size % d.world:

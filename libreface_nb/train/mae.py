@@ -153,7 +153,7 @@ class MAE(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def encode(self, imgs: torch.Tensor, generator: torch.Generator | None = None):  # noqa: ANN201
+    def encode(self, imgs: torch.Tensor, generator: torch.Generator | None = None):
         """Encode the visible tokens: ``(latent [N, (1 +) L_keep, D], mask, ids_restore)``."""
         enc = self.encoder
         x = enc.patch_embed(imgs)  # [N, L, D]
@@ -195,7 +195,7 @@ class MAE(nn.Module):
         per_patch = ((pred.float() - self.target(imgs.float())) ** 2).mean(dim=-1)  # [N, L]
         return (per_patch * mask).sum() / mask.sum()
 
-    def forward(self, imgs: torch.Tensor, generator: torch.Generator | None = None):  # noqa: ANN201
+    def forward(self, imgs: torch.Tensor, generator: torch.Generator | None = None):
         """``(loss, pred [N, L, p·p·3], mask [N, L])`` for images [N, 3, S, S]."""
         latent, mask, ids_restore = self.encode(imgs, generator)
         pred = self.decode(latent, ids_restore)

@@ -35,7 +35,7 @@ def _mean(values: list[float], names: Sequence[str], what: str) -> float:
     return float(np.mean(kept)) if kept else float("nan")
 
 
-def pcc(pred: np.ndarray, true: np.ndarray, mask: np.ndarray, names: Sequence[str] = ()):  # noqa: ANN201
+def pcc(pred: np.ndarray, true: np.ndarray, mask: np.ndarray, names: Sequence[str] = ()):
     """Mean over outputs of Pearson's r on known entries; arrays [N, K] (see the module doc)."""
     names = list(names) or [str(k) for k in range(pred.shape[1])]
     per = []
@@ -50,7 +50,7 @@ def pcc(pred: np.ndarray, true: np.ndarray, mask: np.ndarray, names: Sequence[st
     return _mean(per, names, "pcc"), per
 
 
-def f1(prob: np.ndarray, true: np.ndarray, mask: np.ndarray, names: Sequence[str] = ()):  # noqa: ANN201
+def f1(prob: np.ndarray, true: np.ndarray, mask: np.ndarray, names: Sequence[str] = ()):
     """Mean over outputs of binary F1 at 0.5 on known entries; arrays [N, K]."""
     names = list(names) or [str(k) for k in range(prob.shape[1])]
     per = []

@@ -95,7 +95,7 @@ def load(path: Path) -> dict[str, Any]:
     """Read a fit checkpoint, checking its format; errors name the file."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
+    except Exception as exc:
         raise CheckpointError(
             f"{path} is not a readable fit checkpoint ({exc}); delete it"
         ) from exc
