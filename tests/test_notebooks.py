@@ -71,6 +71,7 @@ def _check_05(m: dict, run: dict) -> None:
     assert m["int8_pcc_min"] > 0.9  # int8 vs fp32 per output (0.97-0.98 measured, untrained)
     assert m["video_rows"] == 40  # one row per frame of the test subject's video
     assert m["video_frames_ok"] == 40
+    assert m["readback_pairs"] == 6  # lip gap ~ AU25/26, mouth width ~ AU12/20, brows ~ AU1/2
 
 
 def _check_06(m: dict, run: dict) -> None:
