@@ -135,6 +135,21 @@ def _dropped_table(index: pd.DataFrame, joined: pd.DataFrame, keep: np.ndarray) 
     return dropped
 
 
+def seeded_transform(
+    transform: Callable[[Any], torch.Tensor], chw: torch.Tensor, seed: int | None, *keys: int
+) -> torch.Tensor:
+    """Apply ``transform`` under a torch seed derived from ``(seed, *keys)`` (see the module
+    docstring), inside ``fork_rng`` so the caller's RNG is untouched; ``seed=None`` uses torch's
+    global RNG. Shared by every dataset that augments per sample.
+    """
+    if seed is None:
+        return transform(chw)
+    ss = np.random.SeedSequence([int(seed), *(int(k) for k in keys)])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1)))
+        return transform(chw)
+
+
 class FaceDataset(Dataset):
     """Aligned faces with AU labels (and masks) or expression targets.
 
@@ -240,19 +255,10 @@ class FaceDataset(Dataset):
             return self._cache[self._cache_slot[i]]
         return load_face(self.store_dir, self.face_files[i])
 
-    def _item_seed(self, i: int) -> int:
-        ss = np.random.SeedSequence([int(self.seed), self.epoch, int(self.rows[i])])
-        return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
-
     def __getitem__(self, i: int) -> dict[str, Any]:
         # HWC uint8 → CHW view: the transform crops and flips uint8 before converting to float.
         chw = torch.from_numpy(np.ascontiguousarray(self.face(i))).permute(2, 0, 1)
-        if self.seed is None:
-            image = self.transform(chw)
-        else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self._item_seed(i))
-                image = self.transform(chw)
+        image = seeded_transform(self.transform, chw, self.seed, self.epoch, self.rows[i])
         item: dict[str, Any] = {
             "image": image,
             "labels": torch.tensor(self.labels[i]),

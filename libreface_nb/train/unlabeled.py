@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from libreface_nb.data.dataset import seeded_transform
 from libreface_nb.errors import DatasetLayoutError
 from libreface_nb.faces.store import load_face, load_manifest
 
@@ -68,13 +69,7 @@ class StoreFaces(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         face = load_face(self.store_dir, self.face_files[i])
         chw = torch.from_numpy(np.ascontiguousarray(face)).permute(2, 0, 1)
-        if self.seed is None:
-            image = self.transform(chw)
-        else:
-            ss = np.random.SeedSequence([int(self.seed), self.epoch, int(i)])
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1)))
-                image = self.transform(chw)
+        image = seeded_transform(self.transform, chw, self.seed, self.epoch, i)
         return {"image": image, "row": int(i)}
 
 
