@@ -17,6 +17,7 @@ from libreface_nb.train.distill import (
     DistillStep,
     NearestProjection,
     StudentWithProjection,
+    feature_term,
     kl_term,
     nearest_indices,
     student_fit_config,
@@ -181,6 +182,42 @@ def test_linear_projection_is_trained_with_the_student(models):
     assert isinstance(step.module, StudentWithProjection)
     step.loss(_batch())["feature"].backward()
     assert step.projection.weight.grad.abs().sum().item() > 0
+
+
+def test_relative_feature_term_by_hand_and_scale_free(models):
+    teacher, student = _fresh(models)
+    step = DistillStep(student.eval(), teacher, DistillConfig(feature_loss="relative"))
+    batch = _batch()
+    with torch.no_grad():
+        out = step.loss(batch)
+        s_feat = student.features(batch["image"])[:, ::4].numpy().astype(np.float64)
+        t_feat = teacher.features(batch["image"]).numpy().astype(np.float64)
+    want = ((s_feat - t_feat) ** 2).mean() / (t_feat**2).mean()
+    assert out["feature"].item() == pytest.approx(want, rel=1e-5)
+    s, t = torch.randn(5, 8), torch.randn(5, 8)
+    assert feature_term(torch.zeros(5, 8), t, "relative").item() == pytest.approx(1.0)
+    assert feature_term(t, t, "relative").item() == 0.0
+    for scale in (1e-3, 1e3):  # the plain MSE scales with scale², the relative term does not
+        assert feature_term(s * scale, t * scale, "relative").item() == pytest.approx(
+            feature_term(s, t, "relative").item(), rel=1e-4
+        )
+        assert feature_term(s * scale, t * scale).item() == pytest.approx(
+            feature_term(s, t).item() * scale**2, rel=1e-4
+        )
+
+
+def test_relative_feature_gradient_points_like_the_mse():
+    s, t = torch.randn(4, 6, requires_grad=True), torch.randn(4, 6) * 30
+    (g_mse,) = torch.autograd.grad(feature_term(s, t), s)
+    (g_rel,) = torch.autograd.grad(feature_term(s, t, "relative"), s)
+    cos = F.cosine_similarity(g_mse.flatten(), g_rel.flatten(), dim=0)
+    assert cos.item() == pytest.approx(1.0, abs=1e-6)
+    assert g_rel.norm() < g_mse.norm() / 100  # a teacher feature of scale 30 shrinks it 900x
+
+
+def test_unknown_feature_loss_is_refused():
+    with pytest.raises(ConfigError, match="feature_loss 'l1'"):
+        DistillConfig(feature_loss="l1")
 
 
 def test_plain_training_needs_no_teacher(models):
