@@ -108,6 +108,21 @@ def test_prepare_faces_matches_the_training_eval_transform():
         assert np.abs(ours - ref).mean() <= tol, size
 
 
+def test_prepare_faces_lookup_equals_the_arithmetic_exactly():
+    from libreface_nb.export.metadata import ModelInfo
+    from libreface_nb.infer.backends import prepare_faces
+
+    faces = np.random.default_rng(1).integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
+    info = ModelInfo.for_tasks(("intensity",), input_size=224)
+    mean = np.asarray(info.mean, np.float32) * 255.0
+    inv_std = 1.0 / (np.asarray(info.std, np.float32) * 255.0)
+    crop = faces[:, 16:240, 16:240].astype(np.float32)
+    want = ((crop - mean) * inv_std).transpose(0, 3, 1, 2)
+    got = prepare_faces(faces, info)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, want)
+
+
 def test_rank_faces_sorts_ok_rows_by_score():
     from libreface_nb import rank_faces
 
