@@ -15,7 +15,8 @@ each weight is explicit in :class:`DistillConfig`; LibreFace uses alpha 1 for bo
 
 Feature term: ``feature_loss="mse"`` (LibreFace's) is the plain MSE, whose size is the teacher
 feature's squared scale: an unnormalised 128-d ViT feature can make it hundreds of times the task
-loss (measured on the synth profile: ≈ 440 against ≈ 3.3), so at alpha 1 it drowns the task.
+loss (measured on the 16 × 50-frame synth profile: ≈ 440 against ≈ 3.3), so at alpha 1 it drowns
+the task.
 ``feature_loss="relative"`` divides it by the batch's mean squared teacher feature (detached), so
 the term is 1 for a student feature of zeros and 0 for an exact match, whatever the teacher's
 scale; the gradient's direction is the MSE's, only its size changes.
