@@ -89,6 +89,24 @@ def test_train_crop_offsets_cover_0_to_32(coord_face):
     assert not any(o[2] or o[3] for o in origins)  # hflip=0: never flipped
 
 
+@pytest.mark.parametrize(("jitter", "lo", "hi"), [(0.5, 8, 24), (0.25, 12, 20)])
+def test_crop_jitter_narrows_the_offsets_around_the_centre(coord_face, jitter, lo, hi):
+    t = build_transform("au", True, hflip=0.0, crop_jitter=jitter)
+    torch.manual_seed(0)
+    origins = [crop_origin(denormalize(t(coord_face)))[:2] for _ in range(300)]
+    xs = {o[0] for o in origins}
+    ys = {o[1] for o in origins}
+    assert (min(xs), max(xs), min(ys), max(ys)) == (lo, hi, lo, hi)
+
+
+@pytest.mark.parametrize("size", [224, 96])
+def test_crop_jitter_0_is_the_eval_crop(coord_face, size):
+    t = build_transform("au", True, hflip=0.0, crop_jitter=0.0, size=size)
+    ev = build_transform("au", False, size=size)
+    torch.manual_seed(0)
+    assert all(torch.equal(t(coord_face), ev(coord_face)) for _ in range(5))
+
+
 def test_flip_probability(coord_face):
     always = build_transform("au", True, hflip=1.0)
     x0, _, flip_x, flip_y = crop_origin(denormalize(always(coord_face)))
@@ -164,6 +182,8 @@ def test_blur_smooths():
         {"upside_down": 2},
         {"rotation": -5},
         {"color": -1},
+        {"crop_jitter": 1.5},
+        {"crop_jitter": -0.1},
     ],
 )
 def test_bad_parameters_raise(kwargs):
@@ -212,7 +232,11 @@ def test_transform_params():
         "color": 0.0,
         "blur": 0.0,
         "upside_down": 0.0,
+        "crop_jitter": 1.0,
     }
+    assert transform_params("au", True, crop_jitter=0.25)["crop_jitter"] == 0.25
+    assert transform_params("au", False)["crop_jitter"] == 0.0
+    assert transform_params("fer", True)["crop_jitter"] == 0.0
     assert transform_params("fer", True)["hflip"] == 0.0
     assert transform_params("au", False, rotation=15)["rotation"] == 0.0
     with pytest.raises(ConfigError):

@@ -3,7 +3,10 @@
 LibreFace's own recipe (facts: ../shared/LIBREFACE_FACTS.md §3), on the 256×256 aligned face:
 
 - AU tasks (``task="au"``): train = random 224 crop (offsets 0–32 on each axis) + horizontal flip
-  with p = 0.5; eval = centre crop 224 (offset 16).
+  with p = 0.5; eval = centre crop 224 (offset 16). ``crop_jitter`` narrows the random crop's
+  range (1 = LibreFace's 0–32, 0.25 = offsets 12–20, 0 = the eval centre crop): the aligned faces
+  are already registered, and on SynthAU at CPU budgets the translation cost more than it gave
+  (profiles/synth.yaml says what was measured).
 - FER (``task="fer"``): resize to 224×224, no augmentation by default.
 - Both: RGB scaled to [0, 1], then ImageNet mean/std normalization.
 
@@ -103,6 +106,7 @@ def build_transform(
     color: float = 0.0,
     blur: float = 0.0,
     upside_down: float = 0.0,
+    crop_jitter: float = 1.0,
     size: int = INPUT_SIZE,
 ) -> Any:
     """Build LibreFace's train or eval transform, with optional extra augmentations.
@@ -117,6 +121,9 @@ def build_transform(
             0 = off.
         blur: probability of a Gaussian blur (kernel 9, sigma 0.1–2); 0 = off.
         upside_down: probability of turning the face by 180°; 0 = off.
+        crop_jitter: ``"au"`` train crops only: share of LibreFace's random-crop range kept,
+            centred (1 = offsets 0–32 of the 256 face, LibreFace; 0.5 = 8–24; 0 = always the
+            centre crop, offset 16). Ignored by eval transforms and by ``"fer"`` (no crop).
         size: network input side (224 as in LibreFace). A smaller side (e.g. 112 for CPU
             profiles) keeps LibreFace's geometry scaled: the aligned face is first resized to
             ``round(size·256/224)`` so the crop covers the same part of the face.
@@ -135,15 +142,16 @@ def build_transform(
     color = _check_nonneg("color", color)
     blur = _check_prob("blur", blur)
     upside_down = _check_prob("upside_down", upside_down)
+    crop_jitter = _check_prob("crop_jitter", crop_jitter)
     if int(size) != size or not 16 <= size <= INPUT_SIZE:
         raise ConfigError(f"size={size!r} must be an integer in 16..{INPUT_SIZE} (input pixels)")
     size = int(size)
 
     steps: list[Any] = [v2.ToImage()]
+    side = ALIGNED_SIZE if size == INPUT_SIZE else round(size * ALIGNED_SIZE / INPUT_SIZE)
     if task == "au":
         steps.append(_CheckAlignedSize())
         if size != INPUT_SIZE:
-            side = round(size * ALIGNED_SIZE / INPUT_SIZE)
             steps.append(v2.Resize((side, side), antialias=True))
     else:
         # Resize first: the optional augmentations are then cheaper on the smaller image.
@@ -153,8 +161,12 @@ def build_transform(
             rotation=rotation, color=color, blur=blur, upside_down=upside_down
         )
     if task == "au":
-        # 256 - 224 = 32: RandomCrop draws each offset uniformly from 0..32 (inclusive).
-        steps.append(v2.RandomCrop(size) if train else v2.CenterCrop(size))
+        # 256 - 224 = 32: RandomCrop draws each offset uniformly from 0..32 (inclusive); a
+        # jitter below 1 first centre-crops the margin down to round(jitter * 32) pixels.
+        margin = round(crop_jitter * (side - size))
+        if train and margin < side - size:
+            steps.append(v2.CenterCrop(size + margin))
+        steps.append(v2.RandomCrop(size) if train and margin > 0 else v2.CenterCrop(size))
     if train and hflip > 0:
         steps.append(v2.RandomHorizontalFlip(hflip))
     steps += [
@@ -267,13 +279,14 @@ def transform_params(task: str, train: bool, **augment: float) -> dict[str, Any]
     if task not in TASKS:
         raise ConfigError(f"task={task!r} is not one of {TASKS}")
     names = ("rotation", "color", "blur", "upside_down")
-    unknown = set(augment) - {"hflip", *names}
+    unknown = set(augment) - {"hflip", "crop_jitter", *names}
     if unknown:
         raise ConfigError(f"unknown augmentation parameter(s) {sorted(unknown)}")
     hflip = augment.get("hflip")
     out: dict[str, Any] = {"task": task, "train": train}
     out["hflip"] = float(DEFAULT_HFLIP[task] if hflip is None else hflip)
     out.update({k: float(augment.get(k, 0.0)) for k in names})
+    out["crop_jitter"] = float(augment.get("crop_jitter", 1.0)) if task == "au" else 0.0
     if not train:  # eval transforms ignore every random step
-        out.update(dict.fromkeys(("hflip", *names), 0.0))
+        out.update(dict.fromkeys(("hflip", "crop_jitter", *names), 0.0))
     return out
