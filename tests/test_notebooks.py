@@ -47,6 +47,10 @@ def _check_02(m: dict, run: dict) -> None:
     assert m["mae_val_loss_best"] < m["mae_val_loss_first"]  # the MAE learned something
     assert m["epochs_run"] == 3
     assert -1.0 <= m["test_pcc"] <= 1.0
+    # teacher_choice = validation: the run's teacher is the better fine-tuning on validation.
+    assert m["val_pcc"] == max(m["mae_init_val_pcc"], m["scratch_val_pcc"])
+    chosen = {"mae": "mae_init", "scratch": "scratch"}[m["teacher_source"]]
+    assert m["test_pcc"] == m[f"{chosen}_test_pcc"]
 
 
 def _check_03(m: dict, run: dict) -> None:

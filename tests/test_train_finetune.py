@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from scipy.stats import pearsonr
 from sklearn.metrics import f1_score
 
+from libreface_nb.errors import ConfigError, RunError
 from libreface_nb.models.factory import ModelConfig, load_model
 from libreface_nb.train import metrics as M
 from libreface_nb.train.finetune import (
+    FinetuneResult,
     FinetuneStep,
+    choose_on_validation,
     evaluate,
     finetune_teacher,
+    publish_teacher,
     task_loss,
     teacher_fit_config,
 )
+from libreface_nb.train.loop import FitResult
 from libreface_nb.train.mae import MAE, save_mae_checkpoint
 
 
@@ -142,3 +149,43 @@ def test_finetune_step_validate_reports_the_monitor():
     step = FinetuneStep(create_model(_teacher("detection")), "detection")
     out = step.validate(torch.utils.data.DataLoader(Faces(8, 0), batch_size=4))
     assert sorted(out) == ["val_f1", "val_loss"]
+
+
+# -- choosing the run's teacher ---------------------------------------------------------------
+def _result(best: float | None) -> FinetuneResult:
+    fit = FitResult(best, 0, [], Path("b"), Path("l"), Path("h"), steps=1, stopped_early=False)
+    return FinetuneResult(model=None, fit=fit)
+
+
+def test_choose_on_validation_takes_the_best_and_the_first_on_a_tie():
+    assert (
+        choose_on_validation({"pretrained": _result(0.66), "scratch": _result(0.76)}) == "scratch"
+    )
+    assert (
+        choose_on_validation({"pretrained": _result(0.7), "scratch": _result(0.7)}) == "pretrained"
+    )
+    low = {"a": _result(0.3), "b": _result(0.2)}
+    assert choose_on_validation(low, mode="min") == "b"
+
+
+def test_choose_on_validation_refuses_an_unvalidated_fit():
+    with pytest.raises(ConfigError, match="scratch"):
+        choose_on_validation({"pretrained": _result(0.5), "scratch": _result(float("nan"))})
+    with pytest.raises(ConfigError, match="scratch"):
+        choose_on_validation({"pretrained": _result(0.5), "scratch": _result(None)})
+
+
+def test_publish_teacher_writes_the_chosen_model_and_history_once(tmp_path):
+    data = {"train": Faces(16, 0), "val": Faces(8, 1)}
+    cfg = teacher_fit_config("intensity", epochs=2, batch_size=8, progress=False)
+    res = finetune_teacher(data, "intensity", _teacher("intensity"), cfg, tmp_path / "scratch")
+    path = publish_teacher(res, tmp_path / "teacher", extra={"teacher_source": "scratch"})
+    loaded = load_model(path)
+    for key, value in res.model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    assert loaded.extra["teacher_source"] == "scratch"
+    assert loaded.extra["best_epoch"] == res.fit.best_epoch
+    history = (tmp_path / "teacher" / "history.jsonl").read_bytes()
+    assert history == (tmp_path / "scratch" / "history.jsonl").read_bytes()
+    with pytest.raises(RunError, match="already holds"):
+        publish_teacher(res, tmp_path / "teacher")

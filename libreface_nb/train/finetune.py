@@ -11,12 +11,18 @@ Losses (LIBREFACE_FACTS §4, :mod:`libreface_nb.models.tasks`), on the batch of
 Validation returns ``val_loss`` and the task's monitor (``val_pcc``, ``val_f1`` or
 ``val_accuracy``, :mod:`libreface_nb.train.metrics`); :func:`evaluate` gives the same numbers
 without the prefix plus per-output values, for the test subjects.
+
+Choosing the run's teacher among several fine-tunings (e.g. MAE-initialised and from random
+weights): :func:`choose_on_validation` picks by the validation monitor only (never the test
+subjects) and :func:`publish_teacher` writes the pick as ``<folder>/model.pt`` plus a copy of its
+``history.jsonl``, the two files notebook 03 and 04 read.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,3 +172,52 @@ def finetune_teacher(
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes
         save_model(path, model.cpu(), extra=info)
     return FinetuneResult(model, res, report, path)
+
+
+def choose_on_validation(results: Mapping[str, FinetuneResult], mode: str = "max") -> str:
+    """The name of the fine-tuning with the best validation monitor (``fit.best``).
+
+    Args:
+        results: name → result, in order of preference: a tie goes to the earlier one.
+        mode: ``max`` (PCC, F1, accuracy) or ``min``.
+
+    Raises:
+        ConfigError: no result, or a result without a finite validation value.
+    """
+    from libreface_nb.errors import ConfigError
+
+    if not results or mode not in ("max", "min"):
+        raise ConfigError(f"choose_on_validation needs results and mode max|min, got {mode!r}")
+    bad = [n for n, r in results.items() if r.fit.best is None or not np.isfinite(r.fit.best)]
+    if bad:
+        raise ConfigError(f"no finite validation metric for {bad}: their fits never validated")
+    sign = 1.0 if mode == "max" else -1.0
+    best = max(sign * r.fit.best for r in results.values())
+    return next(n for n, r in results.items() if sign * r.fit.best == best)
+
+
+def publish_teacher(
+    result: FinetuneResult, folder: str | Path, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write ``result``'s model as ``folder/model.pt`` and copy its fit history beside it.
+
+    ``model.pt`` is a :func:`~libreface_nb.models.factory.save_model` file whose ``extra`` is the
+    chosen run's (``task``, ``best_epoch``, monitor, ``encoder_checkpoint``) updated with
+    ``extra``; ``history.jsonl`` is the chosen fit's, byte for byte. Nothing is overwritten.
+
+    Raises:
+        RunError: ``folder`` already holds a ``model.pt`` or ``history.jsonl``.
+    """
+    from libreface_nb.atomic import write_bytes
+    from libreface_nb.errors import RunError
+    from libreface_nb.models.factory import read_checkpoint, save_model
+
+    folder = Path(folder)
+    targets = (folder / "model.pt", folder / "history.jsonl")
+    if any(t.exists() for t in targets):
+        raise RunError(f"{folder} already holds a teacher: publish into a new run folder")
+    source = Path(result.model_path or "")
+    info = dict(read_checkpoint(source).get("extra", {})) | dict(extra or {})
+    save_model(targets[0], result.model.cpu(), extra=info)
+    write_bytes(targets[1], Path(result.fit.history_path).read_bytes())
+    return targets[0]
