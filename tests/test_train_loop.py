@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from libreface_nb.errors import ConfigError
+from libreface_nb.models.factory import ModelConfig
 from libreface_nb.train import state as S
 from libreface_nb.train.loop import (
     FitConfig,
@@ -153,6 +154,31 @@ def test_resume_with_another_batch_size_is_refused(tmp_path):
         fit(ToyStep(), DictData(40), DictData(8), _cfg(stop_after_steps=2), tmp_path)
     with pytest.raises(ConfigError, match="batch_size"):
         fit(ToyStep(), DictData(40), DictData(8), _cfg(batch_size=4), tmp_path)
+
+
+def test_resume_on_another_training_set_is_refused(tmp_path):
+    """Same FitConfig, other data: last.pt belongs to another run, so fit says so."""
+    with pytest.raises(FitInterrupted):
+        fit(ToyStep(), DictData(40), DictData(8), _cfg(stop_after_steps=2), tmp_path)
+    with pytest.raises(ConfigError, match="train_images=40.*train_images=48"):
+        fit(ToyStep(), DictData(48), DictData(8), _cfg(), tmp_path)
+
+
+def test_resume_with_another_model_config_is_refused(tmp_path):
+    """A config the state dict does not pin (here img_size, as a CNN's weights load at any
+    size) is checked on resume; the same config resumes."""
+
+    class Configured(ToyStep):
+        def __init__(self, img_size: int) -> None:
+            super().__init__()
+            self.module.config = ModelConfig("resnet18", ("intensity",), img_size=img_size)
+
+    with pytest.raises(FitInterrupted):
+        fit(Configured(96), DictData(40), DictData(8), _cfg(stop_after_steps=2), tmp_path)
+    with pytest.raises(ConfigError, match="img_size=96.*img_size=112"):
+        fit(Configured(112), DictData(40), DictData(8), _cfg(), tmp_path)
+    res = fit(Configured(96), DictData(40), DictData(8), _cfg(), tmp_path)
+    assert len(res.history) == 3
 
 
 # -- DDP ------------------------------------------------------------------------------------

@@ -153,9 +153,13 @@ def _autocast(device: torch.device, cfg: FitConfig):
 class _Run:
     """The mutable state of one fit call (what last.pt holds)."""
 
-    def __init__(self, step: Step, cfg: FitConfig, out: Path, device: torch.device, d: D.Dist):
+    def __init__(
+        self, step: Step, cfg: FitConfig, out: Path, device: torch.device, d: D.Dist,
+        data: dict[str, Any],
+    ):  # fmt: skip
         self.step, self.cfg, self.out, self.device, self.d = step, cfg, out, device, d
         self.module = step.module
+        self.data = data  #: what was trained on (checked on resume): see :func:`_data_record`
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(
             param_groups(self.module, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas
@@ -188,6 +192,7 @@ class _Run:
             "stopped_early": self.stopped_early,
             "rng": S.rng_state(),
             "config": _config_dict(self.cfg),
+            "data": self.data,
         }
 
     def save_last(self) -> None:
@@ -204,6 +209,13 @@ class _Run:
                     f" {key}={getattr(self.cfg, key)!r}: use the same value, another out_dir,"
                     " or resume=False"
                 )
+        for key, old_value in ck.get("data", {}).items():  # absent in checkpoints before 2026-12
+            if old_value != self.data.get(key):
+                raise ConfigError(
+                    f"{path} was written with {key}={old_value!r}, this run has"
+                    f" {key}={self.data.get(key)!r}: resuming would continue another run's"
+                    " training on this one; use another out_dir or resume=False"
+                )
         try:
             self.module.load_state_dict(ck["model"])
         except RuntimeError as exc:
@@ -219,6 +231,18 @@ class _Run:
         log.info(
             "resumed %s at epoch %d, batch %d (step %d)", path, self.epoch, self.batch, self.gstep
         )
+
+
+def _data_record(module: Any, train_set: Any, val_set: Any) -> dict[str, Any]:
+    """What a resume must match beyond the FitConfig: the sizes of the training and validation
+    sets and the model's configuration (``module.config``, or ``module.student.config`` for a
+    student with a learned projection; its repr), which the state dict alone does not pin (a CNN's
+    weights load at any ``img_size``)."""
+    config = getattr(module, "config", None)
+    if config is None:
+        config = getattr(getattr(module, "student", None), "config", None)
+    model = type(module).__name__ + (f"({config!r})" if config is not None else "")
+    return {"train_images": len(train_set), "val_images": len(val_set), "model": model}
 
 
 def _config_dict(cfg: FitConfig) -> dict[str, Any]:
@@ -406,7 +430,7 @@ def _fit(step: Step, train_set: Any, val_set: Any, cfg: FitConfig, out: Path, d:
     step.module.to(device)
     if device.type == "cuda" and cfg.channels_last:
         step.module.to(memory_format=torch.channels_last)
-    run = _Run(step, cfg, out, device, d)
+    run = _Run(step, cfg, out, device, d, _data_record(step.module, train_set, val_set))
     last = out / "last.pt"
     if cfg.resume and last.is_file():
         run.restore(S.load(last), last)

@@ -28,6 +28,8 @@ when ``stop_after_steps`` interrupts the run) is a dict:
   ``numpy`` (``(name, keys as int64 tensor, pos, has_gauss, gauss)``), ``python``
   (``random.getstate()``) |
 | ``config`` | the :class:`~libreface_nb.train.loop.FitConfig` as a dict |
+| ``data`` | ``train_images``, ``val_images`` (ints) and ``model`` (the model's class and config, a
+  string): a resume with other values is refused (absent in checkpoints written before it) |
 
 ``best.pt`` (written when the monitored metric improves) holds ``format``, ``model``, ``epoch``
 (0-based), ``step``, ``metrics`` (that epoch's history record) and ``config``.
