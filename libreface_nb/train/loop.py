@@ -23,7 +23,10 @@ into global batches of ``cfg.batch_size`` (the incomplete last batch is dropped,
 dataset is smaller than a batch); datasets with ``set_epoch`` get it each epoch. A run
 interrupted after step ``k`` and resumed from ``last.pt`` restores the model, optimizer, RNG
 states and the epoch's running sums, skips the ``k`` batches already done without loading them,
-and ends with the same weights and history as an uninterrupted run (on a CPU; tested).
+and ends with the same weights and history as an uninterrupted run (on a CPU; tested). A resume
+is refused (ConfigError naming both values) when ``last.pt`` was written with another batch size,
+seed, epoch count, lr or steps cap, another training or validation set size, or another model
+config (:func:`_data_record`): it would continue someone else's run.
 
 Devices: CUDA when present (``cfg.device="auto"``), with autocast (``cfg.amp``: ``bf16``, or
 ``fp16`` with a GradScaler) and channels-last images; a CPU run is plain float32. Under
