@@ -181,6 +181,20 @@ def test_resume_with_another_model_config_is_refused(tmp_path):
     assert len(res.history) == 3
 
 
+def test_resume_ignores_a_config_that_is_not_a_dataclass(tmp_path):
+    """A user module's own ``config`` object (repr with its address) does not block a resume."""
+
+    class Opaque(ToyStep):
+        def __init__(self) -> None:
+            super().__init__()
+            self.module.config = object()
+
+    with pytest.raises(FitInterrupted):
+        fit(Opaque(), DictData(40), DictData(8), _cfg(stop_after_steps=2), tmp_path)
+    res = fit(Opaque(), DictData(40), DictData(8), _cfg(), tmp_path)
+    assert len(res.history) == 3
+
+
 # -- DDP ------------------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:

@@ -41,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -239,11 +239,14 @@ class _Run:
 def _data_record(module: Any, train_set: Any, val_set: Any) -> dict[str, Any]:
     """What a resume must match beyond the FitConfig: the sizes of the training and validation
     sets and the model's configuration (``module.config``, or ``module.student.config`` for a
-    student with a learned projection; its repr), which the state dict alone does not pin (a CNN's
-    weights load at any ``img_size``)."""
+    student with a learned projection; its repr, when it is a dataclass such as
+    :class:`~libreface_nb.models.factory.ModelConfig`), which the state dict alone does not pin (a
+    CNN's weights load at any ``img_size``)."""
     config = getattr(module, "config", None)
     if config is None:
         config = getattr(getattr(module, "student", None), "config", None)
+    if not is_dataclass(config):  # another object's repr may hold its address: not comparable
+        config = None
     model = type(module).__name__ + (f"({config!r})" if config is not None else "")
     return {"train_images": len(train_set), "val_images": len(val_set), "model": model}
 
