@@ -1,0 +1,288 @@
+"""What caps the teacher on SynthAU? The same frames, re-rendered without each difficulty.
+
+A synth-profile run's teacher (notebook 02) scores about 0.77 average PCC on the fold's test
+subjects. This script asks how much of the distance to 1 the data puts there by design. It takes
+the run's fold (the same subjects, frames and integer labels), renders every frame again with
+``render_face`` and some of SynthAU's difficulties switched off, and fine-tunes the same ViT
+teacher (notebook 02's recipe and the run's parameters, from random weights: the teacher the
+synth profile distils) on each version. Variants (``--variants``, in this order):
+
+``clean``
+    the subject's canonical view: no in-plane or out-of-plane pose, no relighting, no occluders,
+    no blur, noise or JPEG; the identity shape (face width, eye distance, nose, mouth width,
+    brow height, chin length, lips), skin mix, backdrop, colour style and mirroring stay. Frames
+    skip MediaPipe and the FFHQ alignment (the canonical view is already registered).
+``clean_noid``
+    as ``clean`` with every subject's identity coefficients set to 0: each face is its base photo
+    (mixed, styled, mirrored) plus the AUs alone.
+``as_run``
+    the run's own aligned faces (all difficulties), retrained here as a check that the recipe
+    reproduces notebook 02's no-MAE teacher.
+``landmarks``
+    no network: the face store's MediaPipe meshes (478 points, similarity-aligned to their mean
+    by Procrustes) and a ridge regression per AU, its strength chosen on the validation subjects;
+    a second reader of the same frames, independent of the ViT.
+
+Before training, a few frames are rendered with every difficulty on and compared with the
+fixture video's frames (MJPG): a mismatch means the run's fixture was not made the way this
+script re-makes it (another seed, other base photos) and stops the script.
+
+Usage::
+
+    python benchmarks/synth_ceiling.py outputs/runs/<a synth run> [--variants clean,clean_noid]
+
+Prints one JSON line per variant (test PCC, per AU, best validation PCC, seconds) and writes it,
+with the checkpoints, to a new folder ``--out`` (default ``outputs/synth_ceiling/<run>-<time>``).
+SynthAU numbers say nothing about real datasets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+import numpy as np
+import yaml
+
+VARIANTS = ("clean", "clean_noid", "as_run", "landmarks")
+NB01, NB02 = "01_data_prep_and_augmentation", "02_mae_teacher_finetune"
+# Notebook 02's defaults for what a profile may leave out (its parameters cell).
+NB02_DEFAULTS = {
+    "seed": 0, "task": "intensity", "fold": "", "vit_size": "base", "img_size": 224,
+    "pool": "flatten", "class_token": False, "epochs": 20, "batch_size": 28, "lr": 3e-5,
+    "weight_decay": 1e-4, "warmup_epochs": 1.0, "patience": 5, "drop_path_rate": 0.0,
+    "rotation": 0.0, "color": 0.0, "crop_jitter": 1.0,
+}  # fmt: skip
+# Mean |re-render − video frame| allowed (0-255): measured 4.4 (same fixture), 43 (another seed).
+MAX_FRAME_DIFF = 12.0
+
+
+def _params(run: Path, notebook: str, defaults: dict) -> dict:
+    path = run / notebook / "parameters.yaml"
+    if not path.is_file():
+        raise SystemExit(
+            f"{path} is missing: run the synth profile's notebook {notebook[:2]} first"
+        )
+    return {**defaults, **(yaml.safe_load(path.read_text()) or {})}
+
+
+def _subjects(run: Path, n_subjects: int, seed: int) -> dict[str, object]:
+    from libreface_nb.data.fixtures.au import disfa_subject_ids
+    from libreface_nb.data.synth import make_subjects
+
+    return dict(zip(disfa_subject_ids(n_subjects), make_subjects(n_subjects, seed), strict=True))
+
+
+def _frame_seed(seed: int, subject_idx: int, frame: int) -> int:
+    from libreface_nb.data.fixtures import au
+    from libreface_nb.data.fixtures.common import derive_seed
+
+    return derive_seed(seed, au._DISFA, subject_idx, frame)  # as au.disfa_plan
+
+
+def _render(subject, row, labels: dict, seed: int, idx: int, **switches) -> np.ndarray:
+    from libreface_nb.data.synth import render_face
+
+    frame_seed = _frame_seed(seed, idx, int(row["frame"]))
+    return render_face(subject, labels, size=256, frame_seed=frame_seed, **switches)
+
+
+def _labels(row) -> dict[int, float]:
+    from libreface_nb.config import DISFA_AUS
+
+    return {au: float(row[f"AU{au:02d}"]) for au in DISFA_AUS}
+
+
+def check_fixture(table, subjects: dict, seed: int, n: int = 4) -> float:
+    """Mean |re-render − video frame| over ``n`` frames (every difficulty on); raises if large."""
+    import cv2
+
+    ids = list(subjects)
+    worst = 0.0
+    # Each subject's most active frame, so that the AUs' motion is compared too.
+    activity = table.filter(regex=r"^AU\d+$").sum(axis=1)
+    rows = table.assign(_activity=activity).sort_values("_activity", kind="stable")
+    for _, row in rows.drop_duplicates("subject", keep="last").head(n).iterrows():
+        cap = cv2.VideoCapture(str(row["source"]))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, int(row["frame"]))
+        ok, bgr = cap.read()
+        cap.release()
+        if not ok:
+            raise SystemExit(f"{row['source']}: cannot read frame {row['frame']}")
+        subject = subjects[row["subject"]]
+        mine = _render(subject, row, _labels(row), seed, ids.index(row["subject"]))
+        diff = float(np.abs(mine.astype(np.float32) - bgr[:, :, ::-1].astype(np.float32)).mean())
+        worst = max(worst, diff)
+        if diff > MAX_FRAME_DIFF:
+            raise SystemExit(
+                f"{row['source']} frame {row['frame']}: the re-render differs by {diff:.1f} "
+                f"(mean |Δ|, 0-255) from the video; this run's fixture was made with another "
+                f"seed or other base photos than make_subjects({len(ids)}, {seed})"
+            )
+    return worst
+
+
+def rerender(datasets: dict, subjects: dict, seed: int, identity: bool) -> float:
+    """Replace each dataset's faces by clean re-renders of the same frames; returns seconds."""
+    ids = list(subjects)
+    if not identity:
+        subjects = {
+            k: dataclasses.replace(s, shape=(0.0,) * len(s.shape)) for k, s in subjects.items()
+        }
+    clean = {"pose": False, "degrade": False, "occluders": False}
+    t0 = time.perf_counter()
+    for ds in datasets.values():
+        faces = []
+        for r in ds.rows:
+            row = ds.table.iloc[r]
+            idx = ids.index(row["subject"])
+            faces.append(_render(subjects[row["subject"]], row, _labels(row), seed, idx, **clean))
+        # FaceDataset.__getitem__ reads faces through self.face(i): serve the re-renders.
+        ds.face = faces.__getitem__
+    return time.perf_counter() - t0
+
+
+def _procrustes(points: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """``[N, P, 2]`` shapes similarity-aligned (scale, rotation, shift) to their mean."""
+    centred = points - points.mean(axis=1, keepdims=True)
+    centred /= np.sqrt((centred**2).sum(axis=(1, 2), keepdims=True))
+    ref = centred[0]
+    for _ in range(iterations):
+        u, _, vt = np.linalg.svd(np.einsum("npi,pj->nij", centred, ref))
+        rot = u @ vt  # [N, 2, 2]: best rotation of each shape onto ref
+        aligned = np.einsum("npi,nij->npj", centred, rot)
+        ref = aligned.mean(axis=0)
+        ref /= np.sqrt((ref**2).sum())
+    return aligned
+
+
+def landmark_reader(data) -> dict:
+    """Ridge regression from aligned MediaPipe meshes to the 12 AUs; test PCC per AU."""
+    from sklearn.linear_model import Ridge
+
+    from libreface_nb.config import DISFA_AUS
+    from libreface_nb.faces.store import landmarks, load_manifest
+
+    columns = ["source", "frame", "face", "status", "landmarks"]
+    man = load_manifest(data.store, columns)
+    man = man[(man["status"] == "ok") & (man["face"] == 0)]
+    table = data.index.assign(role=data.roles.to_numpy())
+    table = table.merge(man, on=["source", "frame"], how="inner", validate="one_to_one")
+    x = _procrustes(landmarks(table)[:, :, :2].astype(np.float64)).reshape(len(table), -1)
+    aus = [f"AU{a:02d}" for a in DISFA_AUS]
+    y = table[aus].to_numpy(np.float64)
+    role = table["role"].to_numpy()
+    tr, va, te = (role == r for r in ("train", "val", "test"))
+    mu, sd = x[tr].mean(0), x[tr].std(0) + 1e-9
+    x = (x - mu) / sd
+
+    def pcc(pred, mask):
+        return [float(np.corrcoef(y[mask, k], pred[:, k])[0, 1]) for k in range(len(aus))]
+
+    best = max(
+        (float(np.mean(pcc(Ridge(alpha=a).fit(x[tr], y[tr]).predict(x[va]), va))), a)
+        for a in (1.0, 10.0, 100.0, 1000.0)
+    )
+    per = pcc(Ridge(alpha=best[1]).fit(x[tr], y[tr]).predict(x[te]), te)
+    return {"pcc": float(np.mean(per)), "per_output": dict(zip(aus, per, strict=True)),
+            "best_val": best[0], "alpha": best[1], "n_train": int(tr.sum()),
+            "n_test": int(te.sum())}  # fmt: skip
+
+
+def run_variant(run: Path, variant: str, out: Path) -> dict:
+    import torch
+
+    from libreface_nb.data import splits
+    from libreface_nb.models.factory import ModelConfig
+    from libreface_nb.train import finetune as FT
+
+    p01 = _params(run, NB01, {"seed": 0, "dataset": "disfa", "fixture_subjects": 3,
+                              "data_root": "", "base_photos": ""})  # fmt: skip
+    p02 = _params(run, NB02, NB02_DEFAULTS)
+    if p01["dataset"] != "disfa" or p01["data_root"] or p02["task"] != "intensity":
+        raise SystemExit(
+            f"{run}: needs a SynthAU DISFA run (intensity), such as the synth profile's"
+        )
+    if p01["base_photos"]:
+        raise SystemExit(f"{run}: made from base_photos={p01['base_photos']!r}; this script "
+                         "re-renders the bundled photos' subjects only")  # fmt: skip
+    seed = int(p01["seed"])
+    torch.manual_seed(int(p02["seed"]))
+    data = splits.load_run_data(run, p02["fold"])
+    if variant == "landmarks":
+        t0 = time.perf_counter()
+        ridge = landmark_reader(data)
+        return {
+            "variant": variant,
+            "test_pcc": round(ridge["pcc"], 4),
+            "per_au": {k: round(v, 3) for k, v in ridge["per_output"].items()},
+            "best_val_pcc": round(ridge["best_val"], 4),
+            "ridge_alpha": ridge["alpha"],
+            "train_images": ridge["n_train"],
+            "test_images": ridge["n_test"],
+            "train_s": round(time.perf_counter() - t0, 1),
+            "run": str(run),
+        }
+    augment = {k: p02[k] for k in ("rotation", "color", "crop_jitter")}
+    sets = splits.make_datasets(data, "intensity", img_size=p02["img_size"], seed=p02["seed"],
+                                augment=augment)  # fmt: skip
+    subjects = _subjects(run, int(p01["fixture_subjects"]), seed)
+    render_s = 0.0
+    if variant != "as_run":
+        check_fixture(sets["test"].table, subjects, seed)
+        render_s = rerender(sets, subjects, seed, identity=variant == "clean")
+    cfg = ModelConfig(arch="vit", tasks=("intensity",), img_size=p02["img_size"],
+                      vit_size=p02["vit_size"], class_token=p02["class_token"], fixed_pos=True,
+                      pool=p02["pool"], drop_path_rate=p02["drop_path_rate"])  # fmt: skip
+    fit_cfg = FT.teacher_fit_config(
+        "intensity", epochs=p02["epochs"], batch_size=p02["batch_size"], lr=p02["lr"],
+        weight_decay=p02["weight_decay"], warmup_epochs=p02["warmup_epochs"],
+        patience=p02["patience"], seed=p02["seed"], progress=False,
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    result = FT.finetune_teacher(sets, "intensity", cfg, fit_cfg, out / variant)
+    test = FT.evaluate(result.model, "intensity", sets["test"])
+    return {
+        "variant": variant,
+        "test_pcc": round(float(test["pcc"]), 4),
+        "per_au": {k: round(float(v), 3) for k, v in test["per_output"].items()},
+        "best_val_pcc": round(float(result.fit.best), 4),
+        "epochs": len(result.fit.history),
+        "train_images": len(sets["train"]),
+        "test_images": len(sets["test"]),
+        "render_s": round(render_s, 1),
+        "train_s": round(time.perf_counter() - t0, 1),
+        "run": str(run),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("run", type=Path, help="a synth-profile run folder (notebooks 01 and 02 ran)")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help=f"from {VARIANTS}")
+    ap.add_argument("--out", type=Path, default=None, help="a new folder for checkpoints, results")
+    args = ap.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {unknown}; choose from {VARIANTS}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("outputs/synth_ceiling") / f"{args.run.resolve().name}-{stamp}"
+    if out.exists():
+        raise SystemExit(f"{out} exists: give another --out (nothing is overwritten)")
+    out.mkdir(parents=True)
+    for variant in variants:
+        row = run_variant(args.run, variant, out)
+        print(json.dumps(row), flush=True)
+        with open(out / "results.jsonl", "a") as f:  # one line per finished variant
+            f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
