@@ -23,6 +23,10 @@ synth profile distils) on each version. Variants (``--variants``, in this order)
     by Procrustes) and a ridge regression per AU, its strength chosen on the validation subjects;
     a second reader of the same frames, independent of the ViT.
 
+With ``--students``, each trained variant also trains two ResNet-18 students on its frames with
+notebook 03's recipe and the run's parameters: one distilled from the teacher just trained (feature
+and KL terms, weight ``alpha``) and one without distillation, same seed, batches and budget.
+
 Before training, a few frames are rendered with every difficulty on and compared with the
 fixture video's frames (MJPG): a mismatch means the run's fixture was not made the way this
 script re-makes it (another seed, other base photos) and stops the script.
@@ -30,6 +34,7 @@ script re-makes it (another seed, other base photos) and stops the script.
 Usage::
 
     python benchmarks/synth_ceiling.py outputs/runs/<a synth run> [--variants clean,clean_noid]
+        [--students]
 
 Prints one JSON line per variant (test PCC, per AU, best validation PCC, seconds) and writes it,
 with the checkpoints, to a new folder ``--out`` (default ``outputs/synth_ceiling/<run>-<time>``).
@@ -52,12 +57,20 @@ import yaml
 
 VARIANTS = ("clean", "clean_noid", "as_run", "landmarks")
 NB01, NB02 = "01_data_prep_and_augmentation", "02_mae_teacher_finetune"
+NB03 = "03_resnet18_distillation"
 # Notebook 02's defaults for what a profile may leave out (its parameters cell).
 NB02_DEFAULTS = {
     "seed": 0, "task": "intensity", "fold": "", "vit_size": "base", "img_size": 224,
     "pool": "flatten", "class_token": False, "epochs": 20, "batch_size": 28, "lr": 3e-5,
     "weight_decay": 1e-4, "warmup_epochs": 1.0, "patience": 5, "drop_path_rate": 0.0,
     "rotation": 0.0, "color": 0.0, "crop_jitter": 1.0,
+}  # fmt: skip
+# Notebook 03's defaults (its parameters cell) for what a profile may leave out.
+NB03_DEFAULTS = {
+    "seed": 0, "student_arch": "resnet18", "encoder_classes": 0, "img_size": 224,
+    "crop_jitter": 1.0, "epochs": 12, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-4,
+    "warmup_epochs": 0.0, "patience": 5, "alpha": 1.0, "projection": "nearest",
+    "kl": "bernoulli", "feature_loss": "mse",
 }  # fmt: skip
 # Mean |re-render − video frame| allowed (0-255): measured 4.4 (same fixture), 43 (another seed).
 MAX_FRAME_DIFF = 12.0
@@ -128,21 +141,30 @@ def check_fixture(table, subjects: dict, seed: int, n: int = 4) -> float:
     return worst
 
 
-def rerender(datasets: dict, subjects: dict, seed: int, identity: bool) -> float:
-    """Replace each dataset's faces by clean re-renders of the same frames; returns seconds."""
+def rerender(
+    datasets: dict, subjects: dict, seed: int, identity: bool, cache: dict | None = None
+) -> float:
+    """Replace each dataset's faces by clean re-renders of the same frames; returns seconds.
+
+    ``cache`` (``(subject, frame) → face``) is filled and reused across calls of one variant."""
     ids = list(subjects)
     if not identity:
         subjects = {
             k: dataclasses.replace(s, shape=(0.0,) * len(s.shape)) for k, s in subjects.items()
         }
     clean = {"pose": False, "degrade": False, "occluders": False}
+    cache = {} if cache is None else cache
     t0 = time.perf_counter()
     for ds in datasets.values():
         faces = []
         for r in ds.rows:
             row = ds.table.iloc[r]
-            idx = ids.index(row["subject"])
-            faces.append(_render(subjects[row["subject"]], row, _labels(row), seed, idx, **clean))
+            key = (row["subject"], int(row["frame"]))
+            if key not in cache:
+                idx = ids.index(row["subject"])
+                subject = subjects[row["subject"]]
+                cache[key] = _render(subject, row, _labels(row), seed, idx, **clean)
+            faces.append(cache[key])
         # FaceDataset.__getitem__ reads faces through self.face(i): serve the re-renders.
         ds.face = faces.__getitem__
     return time.perf_counter() - t0
@@ -195,7 +217,42 @@ def landmark_reader(data) -> dict:
             "n_test": int(te.sum())}  # fmt: skip
 
 
-def run_variant(run: Path, variant: str, out: Path) -> dict:
+def train_students(run: Path, data, teacher, remake, out: Path) -> dict:
+    """Distilled and undistilled ResNet-18 students (notebook 03's recipe); test PCC of each.
+
+    ``remake(datasets)`` gives the student's datasets the variant's faces."""
+    from libreface_nb.data import splits
+    from libreface_nb.models.factory import ModelConfig
+    from libreface_nb.train.distill import DistillConfig, student_fit_config, train_student
+    from libreface_nb.train.finetune import evaluate
+
+    p03 = _params(run, NB03, NB03_DEFAULTS)
+    sets = splits.make_datasets(data, "intensity", img_size=p03["img_size"], seed=p03["seed"],
+                                augment={"crop_jitter": p03["crop_jitter"]})  # fmt: skip
+    remake(sets)
+    cfg = ModelConfig(p03["student_arch"], ("intensity",), img_size=p03["img_size"],
+                      encoder_classes=p03["encoder_classes"])  # fmt: skip
+    fit_cfg = student_fit_config(
+        "intensity", epochs=p03["epochs"], batch_size=p03["batch_size"], lr=p03["lr"],
+        weight_decay=p03["weight_decay"], warmup_epochs=p03["warmup_epochs"],
+        patience=p03["patience"], seed=p03["seed"], progress=False,
+    )  # fmt: skip
+    variant = {k: p03[k] for k in ("projection", "kl", "feature_loss")}
+    out_rows = {}
+    for name, ablation in (("distilled", "both"), ("undistilled", "none")):
+        distill = DistillConfig.ablation(ablation, p03["alpha"], **variant)
+        result = train_student(sets, teacher, cfg, distill, fit_cfg, out / name)
+        test = evaluate(result.model, "intensity", sets["test"])
+        out_rows[name] = {
+            "test_pcc": round(float(test["pcc"]), 4),
+            "per_au": {k: round(float(v), 3) for k, v in test["per_output"].items()},
+            "best_val_pcc": round(float(result.fit.best), 4),
+            "seconds": round(result.seconds, 1),
+        }
+    return out_rows
+
+
+def run_variant(run: Path, variant: str, out: Path, students: bool = False) -> dict:
     import torch
 
     from libreface_nb.data import splits
@@ -233,10 +290,16 @@ def run_variant(run: Path, variant: str, out: Path) -> dict:
     sets = splits.make_datasets(data, "intensity", img_size=p02["img_size"], seed=p02["seed"],
                                 augment=augment)  # fmt: skip
     subjects = _subjects(run, int(p01["fixture_subjects"]), seed)
-    render_s = 0.0
+    cache: dict = {}
+
+    def remake(datasets: dict) -> float:
+        if variant == "as_run":
+            return 0.0
+        return rerender(datasets, subjects, seed, identity=variant == "clean", cache=cache)
+
     if variant != "as_run":
         check_fixture(sets["test"].table, subjects, seed)
-        render_s = rerender(sets, subjects, seed, identity=variant == "clean")
+    render_s = remake(sets)
     cfg = ModelConfig(arch="vit", tasks=("intensity",), img_size=p02["img_size"],
                       vit_size=p02["vit_size"], class_token=p02["class_token"], fixed_pos=True,
                       pool=p02["pool"], drop_path_rate=p02["drop_path_rate"])  # fmt: skip
@@ -248,7 +311,7 @@ def run_variant(run: Path, variant: str, out: Path) -> dict:
     t0 = time.perf_counter()
     result = FT.finetune_teacher(sets, "intensity", cfg, fit_cfg, out / variant)
     test = FT.evaluate(result.model, "intensity", sets["test"])
-    return {
+    row = {
         "variant": variant,
         "test_pcc": round(float(test["pcc"]), 4),
         "per_au": {k: round(float(v), 3) for k, v in test["per_output"].items()},
@@ -260,6 +323,10 @@ def run_variant(run: Path, variant: str, out: Path) -> dict:
         "train_s": round(time.perf_counter() - t0, 1),
         "run": str(run),
     }
+    if students:
+        teacher = result.model.eval()
+        row["students"] = train_students(run, data, teacher, remake, out / f"{variant}_students")
+    return row
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -267,6 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("run", type=Path, help="a synth-profile run folder (notebooks 01 and 02 ran)")
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"from {VARIANTS}")
     ap.add_argument("--out", type=Path, default=None, help="a new folder for checkpoints, results")
+    ap.add_argument("--students", action="store_true", help="also train students on each variant")
     args = ap.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = sorted(set(variants) - set(VARIANTS))
@@ -278,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{out} exists: give another --out (nothing is overwritten)")
     out.mkdir(parents=True)
     for variant in variants:
-        row = run_variant(args.run, variant, out)
+        row = run_variant(args.run, variant, out, students=args.students)
         print(json.dumps(row), flush=True)
         with open(out / "results.jsonl", "a") as f:  # one line per finished variant
             f.write(json.dumps(row) + "\n")

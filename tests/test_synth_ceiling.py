@@ -49,8 +49,11 @@ class _Dataset:
 
 def test_clean_variants_are_the_canonical_frames_with_and_without_identity(ceiling, disfa):
     subjects = ceiling._subjects(Path("."), 2, 5)
-    with_id, without_id = _Dataset(disfa), _Dataset(disfa)
-    ceiling.rerender({"train": with_id}, subjects, 5, identity=True)
+    with_id, without_id, again = _Dataset(disfa), _Dataset(disfa), _Dataset(disfa)
+    cache = {}
+    ceiling.rerender({"train": with_id}, subjects, 5, identity=True, cache=cache)
+    ceiling.rerender({"train": again}, subjects, 5, identity=True, cache=cache)
+    assert len(cache) == len(disfa) and again.face(2) is with_id.face(2)  # rendered once
     ceiling.rerender({"train": without_id}, subjects, 5, identity=False)
     row = disfa.iloc[with_id.rows[1]]
     subject = subjects[row["subject"]]
