@@ -85,7 +85,8 @@ def _params(run: Path, notebook: str, defaults: dict) -> dict:
     return {**defaults, **(yaml.safe_load(path.read_text()) or {})}
 
 
-def _subjects(run: Path, n_subjects: int, seed: int) -> dict[str, object]:
+def _subjects(n_subjects: int, seed: int) -> dict[str, object]:
+    """DISFA subject id → the pseudo-subject the fixture rendered (as ``au.write_disfa``)."""
     from libreface_nb.data.fixtures.au import disfa_subject_ids
     from libreface_nb.data.synth import make_subjects
 
@@ -289,7 +290,7 @@ def run_variant(run: Path, variant: str, out: Path, students: bool = False) -> d
     augment = {k: p02[k] for k in ("rotation", "color", "crop_jitter")}
     sets = splits.make_datasets(data, "intensity", img_size=p02["img_size"], seed=p02["seed"],
                                 augment=augment)  # fmt: skip
-    subjects = _subjects(run, int(p01["fixture_subjects"]), seed)
+    subjects = _subjects(int(p01["fixture_subjects"]), seed)
     cache: dict = {}
 
     def remake(datasets: dict) -> float:
@@ -334,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("run", type=Path, help="a synth-profile run folder (notebooks 01 and 02 ran)")
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"from {VARIANTS}")
     ap.add_argument("--out", type=Path, default=None, help="a new folder for checkpoints, results")
-    ap.add_argument("--students", action="store_true", help="also train students on each variant")
+    ap.add_argument("--students", action="store_true", help="also train students (not landmarks)")
     args = ap.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = sorted(set(variants) - set(VARIANTS))

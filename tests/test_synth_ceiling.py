@@ -30,11 +30,11 @@ def disfa(tmp_path_factory):
 
 
 def test_rerender_matches_the_fixture_video_and_another_seed_is_refused(ceiling, disfa):
-    subjects = ceiling._subjects(Path("."), 2, 5)
+    subjects = ceiling._subjects(2, 5)
     worst = ceiling.check_fixture(disfa, subjects, 5)
     assert worst < ceiling.MAX_FRAME_DIFF / 2  # MJPG error only
     with pytest.raises(SystemExit, match="another seed"):
-        ceiling.check_fixture(disfa, ceiling._subjects(Path("."), 2, 6), 6)
+        ceiling.check_fixture(disfa, ceiling._subjects(2, 6), 6)
 
 
 class _Dataset:
@@ -48,7 +48,7 @@ class _Dataset:
 
 
 def test_clean_variants_are_the_canonical_frames_with_and_without_identity(ceiling, disfa):
-    subjects = ceiling._subjects(Path("."), 2, 5)
+    subjects = ceiling._subjects(2, 5)
     with_id, without_id, again = _Dataset(disfa), _Dataset(disfa), _Dataset(disfa)
     cache = {}
     ceiling.rerender({"train": with_id}, subjects, 5, identity=True, cache=cache)
