@@ -53,6 +53,7 @@ from pathlib import Path
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 import numpy as np
+import pandas as pd
 import yaml
 
 VARIANTS = ("clean", "clean_noid", "as_run", "landmarks")
@@ -190,6 +191,7 @@ def landmark_reader(data) -> dict:
     from sklearn.linear_model import Ridge
 
     from libreface_nb.config import DISFA_AUS
+    from libreface_nb.eval import metrics as M
     from libreface_nb.faces.store import landmarks, load_manifest
 
     columns = ["source", "frame", "face", "status", "landmarks"]
@@ -205,15 +207,16 @@ def landmark_reader(data) -> dict:
     mu, sd = x[tr].mean(0), x[tr].std(0) + 1e-9
     x = (x - mu) / sd
 
-    def pcc(pred, mask):
-        return [float(np.corrcoef(y[mask, k], pred[:, k])[0, 1]) for k in range(len(aus))]
+    def pcc(pred, mask) -> pd.DataFrame:  # notebook 04's metric: per AU and the mean row
+        table = M.intensity_metrics(y[mask], pred, aus)
+        return table[table["metric"] == "pcc"].set_index("output")["value"]
 
     best = max(
-        (float(np.mean(pcc(Ridge(alpha=a).fit(x[tr], y[tr]).predict(x[va]), va))), a)
+        (float(pcc(Ridge(alpha=a).fit(x[tr], y[tr]).predict(x[va]), va)["mean"]), a)
         for a in (1.0, 10.0, 100.0, 1000.0)
     )
     per = pcc(Ridge(alpha=best[1]).fit(x[tr], y[tr]).predict(x[te]), te)
-    return {"pcc": float(np.mean(per)), "per_output": dict(zip(aus, per, strict=True)),
+    return {"pcc": float(per["mean"]), "per_output": {a: float(per[a]) for a in aus},
             "best_val": best[0], "alpha": best[1], "n_train": int(tr.sum()),
             "n_test": int(te.sum())}  # fmt: skip
 
