@@ -1,4 +1,4 @@
-"""Label conventions shared by every module (facts: ../shared/LIBREFACE_FACTS.md §1).
+"""Label conventions shared by every module (facts: docs/libreface_facts.md §1).
 
 AU names are zero-padded (``AU01``); OpenFace-style files add ``_r`` (intensity 0–5) or ``_c``
 (presence 0/1). Expression indices follow LibreFace's AffectNet-8 order; RAF-DB's own 1–7 labels

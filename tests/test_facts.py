@@ -1,4 +1,4 @@
-"""The label facts, pinned to literal values copied from ../shared/LIBREFACE_FACTS.md.
+"""The label facts, pinned to literal values copied from docs/libreface_facts.md.
 
 Every expected value here is typed from the facts sheet, never read from the code under test,
 so a reordered AU list, a permuted expression map or a changed fold fails a test.

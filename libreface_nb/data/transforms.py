@@ -1,6 +1,6 @@
 """Image transforms for training and evaluation (torchvision.transforms.v2).
 
-LibreFace's own recipe (facts: ../shared/LIBREFACE_FACTS.md §3), on the 256×256 aligned face:
+LibreFace's own recipe (facts: docs/libreface_facts.md §3), on the 256×256 aligned face:
 
 - AU tasks (``task="au"``): train = random 224 crop (offsets 0–32 on each axis) + horizontal flip
   with p = 0.5; eval = centre crop 224 (offset 16). ``crop_jitter`` narrows the random crop's

@@ -2,7 +2,7 @@
 
 Our numbers come from the long metric tables of :mod:`libreface_nb.eval.metrics` (with bootstrap
 intervals when present). Published numbers are typed once, in :data:`PUBLISHED`, with their source
-and whether the source was checked (facts sheet ../shared/LIBREFACE_FACTS.md §8); they are always
+and whether the source was checked (facts sheet docs/libreface_facts.md §8); they are always
 labelled "published" and never recomputed. Unverified values carry a dagger (†) and a footnote.
 
 Files written by :func:`write_tables` into ``<folder>/tables/``:

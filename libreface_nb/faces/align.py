@@ -1,6 +1,6 @@
 """LibreFace face alignment: the FFHQ-style quad from MediaPipe landmarks, warped to a square.
 
-Facts (../shared/LIBREFACE_FACTS.md §2): LibreFace aligns with the FFHQ recipe on MediaPipe eye and
+Facts (docs/libreface_facts.md §2): LibreFace aligns with the FFHQ recipe on MediaPipe eye and
 lip landmarks: an oriented square ("quad") around eyes and mouth, cropped with blurred padding and
 mapped to a square. Two warps of the same quad are offered:
 

@@ -1,6 +1,6 @@
 """MediaPipe FaceMesh (legacy solutions API, mediapipe 0.10.21): 478 landmarks per face.
 
-Facts (../shared/LIBREFACE_FACTS.md §2, ../shared/ENV_FACTS.md): LibreFace runs FaceMesh in static
+Facts (docs/libreface_facts.md §2, docs/environment.md): LibreFace runs FaceMesh in static
 mode with ``refine_landmarks=True`` (468 mesh points + 10 iris points) and builds a new FaceMesh per
 frame; here a video keeps one tracking instance per stream. FaceMesh's own detector is short-range
 (faces within ~2 m); for small or distant faces the full-range face detector

@@ -1,6 +1,6 @@
 """LibreFace's task head, shared by the teacher and the student.
 
-Layout (../shared/LIBREFACE_FACTS.md §4), as an ``nn.Sequential`` so that the state-dict keys are
+Layout (docs/libreface_facts.md §4), as an ``nn.Sequential`` so that the state-dict keys are
 ``0.*`` (first Linear), ``2.*`` (BatchNorm1d) and ``4.*`` (second Linear), exactly the indices of
 LibreFace's released ``classifier.{0,2,4}.*`` keys:
 

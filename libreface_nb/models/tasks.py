@@ -1,6 +1,6 @@
 """The three LibreFace tasks as one table: outputs, label order, loss and output activation.
 
-Facts: ../shared/LIBREFACE_FACTS.md §1 and §4. Every head returns *raw* outputs (pre-activation):
+Facts: docs/libreface_facts.md §1 and §4. Every head returns *raw* outputs (pre-activation):
 ``intensity`` raw values become intensities with ``5·sigmoid`` (clamped to [0, 5]) and are trained
 with MSE on the 0–5 scale; ``detection`` raw values are logits, trained with BCE-with-logits
 (unknown labels masked) and turned into probabilities with a sigmoid (present if ≥ 0.5);

@@ -1,6 +1,6 @@
 """Feature-wise distillation of a ViT teacher into a CNN student, as a :func:`fit` step.
 
-LibreFace's recipe (../shared/LIBREFACE_FACTS.md §5): the teacher is frozen and in eval mode; per
+LibreFace's recipe (docs/libreface_facts.md §5): the teacher is frozen and in eval mode; per
 batch the teacher gives its 128-d feature ``t_feat`` and outputs ``t_raw``, the student its
 feature ``s_feat`` (512-d for ResNet-18) and outputs ``s_raw``; ``s_feat`` is projected to the
 teacher's width, the frozen teacher *head* is applied to the projection (gradients flow through it
