@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 N_LANDMARKS = 478
 DETECTORS = ("auto", "mesh", "full_range")
-#: Crop side relative to the full-range detector's box (ENV_FACTS: 1.8× gave 478 landmarks on
-#: all faces of a group photo where FaceMesh alone found one of five).
+#: Crop side relative to the full-range detector's box (docs/environment.md: 1.8× gave 478
+#: landmarks on all faces of a group photo where FaceMesh alone found one of five).
 CROP_SCALE = 1.8
 #: Crops are resized to this side before FaceMesh (its detector wants a face filling the frame).
 CROP_SIDE = 256
