@@ -7,8 +7,15 @@ fold, never from its test side: LibreFace selected models on the test split
 ``subject`` is the image stem, :func:`official_split` keeps the official test split (AffectNet:
 its validation set) and holds out part of train for validation.
 
+**Persons.** A subject is one recording of one person in DISFA and BP4D, but SynthAU makes several
+pseudo-subjects from one photographed person. :func:`person_folds` splits *persons* (k-fold, then
+validation persons from each training side) and puts every subject of a person on that person's
+side, so no person is seen in training and tested; :func:`check_person_exclusive` proves it.
+
 Fold file (JSON): ``{"format": "libreface_nb.folds/1", "dataset", "kind", "seed",
-"folds": {name: {"test": [...], "val": [...]}}}``.
+"folds": {name: {"test": [...], "val": [...]}}}``, the lists naming subjects; when the folds are
+person-exclusive also ``"subject_persons": {subject: person}`` and, per fold,
+``"test_persons"`` and ``"val_persons"`` (sorted person names), so the file says who is where.
 """
 
 from __future__ import annotations
@@ -190,6 +197,61 @@ def holdout_fold(
     return with_validation({name: test}, present, val_fraction=val_fraction, seed=seed)
 
 
+def person_folds(
+    subject_persons: Mapping[str, str],
+    k: int,
+    *,
+    val_fraction: float = 0.15,
+    seed: int = 0,
+) -> Folds:
+    """``k`` person-exclusive folds: persons split as :func:`subject_kfold` and
+    :func:`with_validation` split subjects, then each person's subjects follow that person.
+
+    Args:
+        subject_persons: every subject of the index → the person it shows.
+        k: number of folds.
+
+    Returns:
+        Folds naming subjects (``test``, ``val``) plus the persons on each side
+        (``test_persons``, ``val_persons``).
+
+    Raises:
+        ConfigError: fewer persons than folds, or too few to validate (see :func:`with_validation`).
+    """
+    persons = sorted(set(subject_persons.values()))
+    by_person = {p: sorted(s for s, q in subject_persons.items() if q == p) for p in persons}
+    test = subject_kfold(persons, k, seed)
+    person_level = with_validation(test, persons, val_fraction=val_fraction, seed=seed)
+    folds: Folds = {}
+    for name, fold in person_level.items():
+        folds[name] = {
+            "test": sorted(s for p in fold["test"] for s in by_person[p]),
+            "val": sorted(s for p in fold["val"] for s in by_person[p]),
+            "test_persons": list(fold["test"]),
+            "val_persons": list(fold["val"]),
+        }
+    check_person_exclusive(folds, subject_persons)
+    return folds
+
+
+def check_person_exclusive(folds: Folds, subject_persons: Mapping[str, str]) -> None:
+    """Raise unless, in every fold, no person has subjects on two of train, validation and test.
+
+    Raises:
+        ConfigError: naming the fold, the person and the two sides.
+    """
+    for name, fold in folds.items():
+        side = {s: "test" for s in fold["test"]} | {s: "val" for s in fold["val"]}
+        seen: dict[str, str] = {}
+        for subject, person in sorted(subject_persons.items()):
+            role = side.get(subject, "train")
+            if seen.setdefault(person, role) != role:
+                raise ConfigError(
+                    f"{name}: person {person} has subjects in {seen[person]} and in {role} "
+                    f"({subject}); pseudo-subjects of one person must stay on one side"
+                )
+
+
 def check_exclusive(folds: Folds, subjects: Iterable[str] | None = None) -> None:
     """Raise unless, in every fold, test, validation and train share no subject.
 
@@ -221,10 +283,25 @@ def assign_folds(index: pd.DataFrame, folds: Folds) -> pd.DataFrame:
     return pd.DataFrame({name: fold_split(index, fold) for name, fold in folds.items()})
 
 
-def write_folds(path: str | Path, folds: Folds, *, dataset: str, kind: str, seed: int) -> Path:
-    """Write a fold file (JSON); the file is written to a temporary name, then renamed."""
+def write_folds(
+    path: str | Path,
+    folds: Folds,
+    *,
+    dataset: str,
+    kind: str,
+    seed: int,
+    subject_persons: Mapping[str, str] | None = None,
+) -> Path:
+    """Write a fold file (JSON); the file is written to a temporary name, then renamed.
+
+    ``subject_persons`` (subject → person) is written with the folds, which must then be
+    person-exclusive (:func:`check_person_exclusive`).
+    """
     check_exclusive(folds)
     payload = {"format": FORMAT, "dataset": dataset, "kind": kind, "seed": seed, "folds": folds}
+    if subject_persons:
+        check_person_exclusive(folds, subject_persons)
+        payload["subject_persons"] = dict(sorted(subject_persons.items()))
     return atomic.write_json(path, payload, indent=1)
 
 
@@ -245,6 +322,8 @@ def read_folds(path: str | Path) -> dict:
         raise DatasetLayoutError(f"{path}: not a fold file of format {FORMAT}")
     try:
         check_exclusive(payload["folds"])
+        if payload.get("subject_persons"):
+            check_person_exclusive(payload["folds"], payload["subject_persons"])
     except ConfigError as err:
         raise DatasetLayoutError(f"{path}: {err}") from err
     return payload

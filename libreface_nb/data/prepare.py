@@ -36,6 +36,7 @@ class LoadedDataset:
 
     ``subject_bases``: for a SynthAU fixture, index subject → the base photo it was made from
     (:func:`~libreface_nb.data.fixtures.fixture_subject_bases`); {} for provider data.
+    ``skipped_bases``: ``[[photo, reason], …]`` for base photos the fixture could not use.
     """
 
     name: str
@@ -43,6 +44,20 @@ class LoadedDataset:
     index: pd.DataFrame
     synthetic: bool
     subject_bases: dict[str, str] = field(default_factory=dict)
+    skipped_bases: list[list[str]] = field(default_factory=list)
+
+    @property
+    def subject_persons(self) -> dict[str, str]:
+        """Index subject → the person it shows (SynthAU: its base photo; {} for provider data,
+        where each subject is its own person)."""
+        from libreface_nb.data.synth.base import person_of
+
+        return {s: person_of(b) for s, b in self.subject_bases.items()}
+
+    @property
+    def persons(self) -> list[str]:
+        """The distinct persons of a SynthAU fixture, sorted."""
+        return sorted(set(self.subject_persons.values()))
 
 
 def fixture_sizes(name: str, n_subjects: int, n_frames: int) -> dict[str, int]:
@@ -77,6 +92,7 @@ def load_dataset(
     spec = registry.get(name)
     synthetic = not str(data_root)
     bases: dict[str, str] = {}
+    skipped: list[list[str]] = []
     if synthetic:
         from libreface_nb.data import fixtures
 
@@ -86,13 +102,17 @@ def load_dataset(
         folder = fixture_root(sizes, seed, cache_dir, tag=tag)
         root = fixtures.make_fixture(name, folder, seed=seed, base_photos=base_photos, **sizes)
         bases = fixtures.fixture_subject_bases(root)
+        info = fixtures.read_fixture_info(root) or {}
+        skipped = list(info.get("params", {}).get("skipped_bases", []))
     elif str(base_photos).strip():
         raise ConfigError("base_photos applies to SynthAU fixtures only: leave data_root empty")
     else:
         root = Path(data_root).expanduser()
     index = spec.read_index(root)
     log.info("%s: %d rows, %d subjects from %s", name, len(index), index.subject.nunique(), root)
-    return LoadedDataset(name, Path(root), index, synthetic, subject_bases=bases)
+    return LoadedDataset(
+        name, Path(root), index, synthetic, subject_bases=bases, skipped_bases=skipped
+    )
 
 
 def make_folds(
@@ -110,6 +130,12 @@ def make_folds(
     every part has a subject in the index; otherwise k-fold by subject. Datasets with an
     official split (RAF-DB, AffectNet) use it (``n_folds`` is ignored there). See
     :class:`~libreface_nb.data.registry.DatasetSpec`.
+
+    A SynthAU fixture made from at least ``n_folds + 2`` persons (``subject_bases`` records
+    them) gets person-exclusive folds instead (:func:`~libreface_nb.data.folds.person_folds`,
+    kind ``"person-<k>fold"``): its pseudo-subjects of one person stay on one side. With fewer
+    persons (the two bundled photos) the folds stay subject-exclusive, and a subject tested may
+    share its person with a training subject (notebook 01 says so).
 
     ``holdout_base`` (a SynthAU base photo: bundled name or path) replaces all that by one fold
     ``holdout`` whose test subjects are exactly those made from it (kind ``"holdout-base"``);
@@ -135,14 +161,64 @@ def make_folds(
     if spec.official_split:
         return F.official_split(index, seed=seed), "official"
     subjects = sorted(set(index["subject"]))
+    if subject_bases:
+        from libreface_nb.data.synth.base import person_of
+
+        persons = {s: person_of(subject_bases[s]) for s in subjects if s in subject_bases}
+        if len(persons) == len(subjects) and len(set(persons.values())) >= n_folds + 2:
+            return F.person_folds(persons, n_folds, seed=seed), f"person-{n_folds}fold"
     published = spec.published_folds() if spec.published_folds else None
     if published and n_folds == len(published):
         present = set(subjects)
-        if all(set(test) & present for test in published.values()):
+        in_parts = set().union(*map(set, published.values()))
+        if present <= in_parts and all(set(test) & present for test in published.values()):
             return F.with_validation(published, subjects, seed=seed), f"{name}-3fold-published"
-        log.info("not every published %s part has a subject here: k-fold by subject", name)
+        log.info("the published %s parts do not cover these subjects: k-fold by subject", name)
     test = F.subject_kfold(subjects, n_folds, seed)
     return F.with_validation(test, subjects, seed=seed), f"subject-{n_folds}fold"
+
+
+def with_persons(index: pd.DataFrame, subject_persons: dict[str, str]) -> pd.DataFrame:
+    """The index with a ``person`` column: the person each row shows (its subject when the
+    dataset records no persons, as in DISFA and BP4D where a subject is a person)."""
+    out = index.copy()
+    subjects = out["subject"].astype(str)
+    out["person"] = subjects.map(subject_persons).fillna(subjects).astype(str)
+    return out
+
+
+def person_gallery(
+    subject_bases: dict[str, str], roles: dict[str, str], size: int = 72
+) -> tuple[list[np.ndarray], list[str]]:
+    """One thumbnail per person of a SynthAU fixture (its base photo, cropped to the face) and a
+    caption ``<person>\n<role>``, persons sorted by role (train, val, test) then name.
+
+    Args:
+        subject_bases: index subject → base-photo key (``LoadedDataset.subject_bases``).
+        roles: index subject → its role in one fold (``train``, ``val`` or ``test``).
+        size: thumbnail side in pixels.
+    """
+    import cv2
+
+    from libreface_nb.data.synth.base import base_mesh, load_base_photo, person_of
+
+    first: dict[str, tuple[str, str]] = {}
+    for subject, key in sorted(subject_bases.items()):
+        first.setdefault(person_of(key), (key, roles.get(subject, "train")))
+    order = sorted(first, key=lambda p: (ROLES.index(first[p][1]), p))
+    images, captions = [], []
+    for person in order:
+        key, role = first[person]
+        photo, mesh = load_base_photo(key), base_mesh(key)
+        (x0, y0), (x1, y1) = mesh.min(0), mesh.max(0)
+        half = 0.6 * max(x1 - x0, y1 - y0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        m = np.array([[size / (2 * half), 0, size / 2 - cx * size / (2 * half)],
+                      [0, size / (2 * half), size / 2 - cy * size / (2 * half)]])  # fmt: skip
+        images.append(cv2.warpAffine(photo, m, (size, size), flags=cv2.INTER_AREA,
+                                     borderMode=cv2.BORDER_REPLICATE))  # fmt: skip
+        captions.append(f"{person}\n{role}")
+    return images, captions
 
 
 #: Fold roles in table order.

@@ -4,10 +4,21 @@ The bundled bases are public-domain portraits that ship inside installed package
 downloaded: scikit-image's ``astronaut`` (Eileen Collins, NASA; 512×512) and matplotlib's
 ``grace_hopper.jpg`` (US Navy; 600×512). Any other face photograph works too: a base is named by
 a *key*, :func:`base_key` of a bundled name, an image path (key: the absolute path) or a uint8
-RGB array (key: ``array:<content hash>``, registered in this process). Each photo is meshed by
-MediaPipe once per process and content (:func:`base_mesh` caches per content hash, so the same
-picture given as a path and as an array is meshed once); everything a frame needs that does not
-depend on the frame is computed here (:func:`base_face`, cached per key and size).
+RGB array (key: ``array:<content hash>``, registered in this process). ``"real_faces"`` names
+the folder of real people the workbook carries (:data:`REAL_FACES`, 100 adults under CC BY 4.0,
+``data_cards/real_faces.md``). Each photo is meshed by MediaPipe once per content: :func:`base_mesh`
+caches per content hash in the process and on disk (:data:`MESH_CACHE`), so the same picture given
+as a path and as an array is meshed once, and a later process reads the mesh back; everything a
+frame needs that does not depend on the frame is computed here (:func:`base_face`, cached per key
+and size).
+
+**Persons.** Each base photo is one person (:func:`person_of`: the file's stem, the bundled name,
+or the array key). Pseudo-subjects made from one person must never straddle training, validation
+and test: :func:`~libreface_nb.data.folds.person_folds` keeps them together.
+
+**Screening.** :func:`screen_bases` keeps the photos with exactly one usable, roughly frontal face
+and returns the others with a reason (unreadable, no face, two faces, turned head), so a folder of
+portraits with a bad file in it is used without it and the skip is recorded, never a crash.
 
 Working image: a square of ``WORK_SCALE`` × ``CROP_SCALE`` × the face box around the face, resized
 to ``WORK_SCALE × size`` pixels, so that the output (a ``CROP_SCALE`` × face-box view, rotated,
@@ -23,12 +34,23 @@ from pathlib import Path
 
 import numpy as np
 
+from libreface_nb.config import REPO_ROOT
 from libreface_nb.data.synth import aus as A
 from libreface_nb.data.synth import warp as W
 from libreface_nb.data.synth.pose import vertex_normals
-from libreface_nb.errors import ConfigError, NoFaceError, UnreadableInputError
+from libreface_nb.errors import ConfigError, LibreFaceError, NoFaceError, UnreadableInputError
 
 BASES = ("astronaut", "grace_hopper")
+#: The real faces the workbook carries: ``neutral/<person>.jpg`` (100 people, the SynthAU bases)
+#: and ``smiling/<person>.jpg`` (60 of them smiling, for the paired-smile check of notebook 04).
+REAL_FACES = Path(__file__).resolve().parents[1] / "real_faces"
+#: ``base_photos`` alias for :data:`REAL_FACES`'s neutral photos.
+REAL_FACES_NAME = "real_faces"
+#: On-disk cache per MediaPipe version and photo content hash: ``<hash>.npy`` = the mesh, float64
+#: ``[478, 3]`` (x, y pixels; z), of the largest face; ``<hash>.faces`` = faces found (at most 2).
+MESH_CACHE = REPO_ROOT / ".cache" / "base_meshes"
+#: Screening: the largest head turn (yaw or pitch, degrees) of a usable base photo.
+MAX_TURN_DEG = 25.0
 #: Output view side relative to the face box (faces fill the frame like DISFA/BP4D face crops).
 CROP_SCALE = 1.6
 #: Working image side relative to the output view (room for rotation ±10°, scale 0.9 and shift).
@@ -79,7 +101,8 @@ def base_key(base: str | Path | np.ndarray) -> str:
 
 def parse_base_photos(spec: str) -> tuple[str, ...]:
     """Base keys from a notebook parameter: comma-separated bundled names, image paths or
-    folders (a folder gives its image files, sorted by name); ``""`` gives :data:`BASES`.
+    folders (a folder gives its image files, sorted by name); ``""`` gives :data:`BASES`;
+    ``"real_faces"`` gives the neutral photos of :data:`REAL_FACES`.
 
     Raises:
         ConfigError: an entry that is none of these, or a folder without images.
@@ -90,7 +113,7 @@ def parse_base_photos(spec: str) -> tuple[str, ...]:
     for entry in (e.strip() for e in str(spec).split(",")):
         if not entry:
             continue
-        folder = Path(entry).expanduser()
+        folder = REAL_FACES / "neutral" if entry == REAL_FACES_NAME else Path(entry).expanduser()
         if entry not in BASES and folder.is_dir():
             photos = sorted(p for p in folder.iterdir() if p.is_file() and is_image(p))
             if not photos:
@@ -126,9 +149,35 @@ def load_base_photo(name: str) -> np.ndarray:
     raise ValueError(f"unknown SynthAU base {name!r}; expected one of {BASES}, a path or an array")
 
 
+def _cache_file(digest: str, suffix: str) -> Path:
+    from importlib import metadata
+
+    return MESH_CACHE / f"mediapipe-{metadata.version('mediapipe')}" / f"{digest}{suffix}"
+
+
+def _store(path: Path, write) -> None:
+    from libreface_nb import atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        write(fh)
+
+
+def _detect_base(photo: np.ndarray, name: str) -> list:
+    from libreface_nb.faces.mesh import detect_faces
+
+    faces = detect_faces(photo)
+    if not faces:
+        raise NoFaceError(
+            f"MediaPipe found no face in the SynthAU base photo {name!r}; use a photo with "
+            "one clearly visible, roughly frontal face"
+        )
+    return faces
+
+
 def base_mesh(name: str) -> np.ndarray:
-    """The 478-point mesh of a base photo, float64 ``[478, 2]`` pixels (detected once per content;
-    :func:`base_depth` has the depth).
+    """The 478-point mesh of a base photo, float64 ``[478, 2]`` pixels (detected once per content
+    and kept in :data:`MESH_CACHE`; :func:`base_depth` has the depth).
 
     Raises:
         NoFaceError: MediaPipe finds no face in the photo (names it).
@@ -136,20 +185,71 @@ def base_mesh(name: str) -> np.ndarray:
     photo = load_base_photo(name)
     digest = photo_hash(photo)
     if digest not in _MESHES:
-        from libreface_nb.faces.mesh import detect_faces
-
-        faces = detect_faces(photo)
-        if not faces:
-            raise NoFaceError(
-                f"MediaPipe found no face in the SynthAU base photo {name!r}; use a photo with "
-                "one clearly visible, roughly frontal face"
-            )
-        mesh = faces[0].landmarks[:, :2].astype(np.float64)
-        depth = faces[0].landmarks[:, 2].astype(np.float64)
+        path = _cache_file(digest, ".npy")
+        try:
+            landmarks = np.load(path)
+        except (OSError, ValueError):
+            landmarks = _detect_base(photo, name)[0].landmarks.astype(np.float64)
+            _store(path, lambda fh: np.save(fh, landmarks))
+        mesh = np.ascontiguousarray(landmarks[:, :2], dtype=np.float64)
+        depth = np.ascontiguousarray(landmarks[:, 2], dtype=np.float64)
         for arr in (mesh, depth):
             arr.setflags(write=False)
         _MESHES[digest], _DEPTHS[digest] = mesh, depth
     return _MESHES[digest]
+
+
+def count_faces(name: str) -> int:
+    """Faces MediaPipe finds in a base photo, at most 2 (cached on disk like the mesh)."""
+    photo = load_base_photo(name)
+    path = _cache_file(photo_hash(photo), ".faces")
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        from libreface_nb.faces.mesh import detect_faces
+
+        n = len(detect_faces(photo, max_faces=2))
+        _store(path, lambda fh: fh.write(str(n).encode()))
+        return n
+
+
+def person_of(key: str) -> str:
+    """The person a base key shows: a bundled name as it is, a photo file's stem, an array key."""
+    if key in BASES or key.startswith("array:"):
+        return key
+    return Path(key).stem
+
+
+def screen_bases(keys: tuple[str, ...]) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """Keep the base photos a SynthAU subject can be made from; say why for the others.
+
+    A photo is kept when it can be read, MediaPipe finds exactly one face in it, and the head is
+    turned by at most :data:`MAX_TURN_DEG` degrees (yaw and pitch from the mesh,
+    :func:`~libreface_nb.faces.pose.head_pose`). Meshes are cached as in :func:`base_mesh`, so a
+    second screening of the same folder costs one file read per photo.
+
+    Returns:
+        (kept keys in their order, [(skipped key, reason), …]).
+    """
+    from libreface_nb.faces.pose import head_pose
+
+    kept, skipped = [], []
+    for key in keys:
+        try:
+            if count_faces(key) > 1:
+                skipped.append((key, "two or more faces: a base photo shows one person"))
+                continue
+            landmarks = np.column_stack([base_mesh(key), base_depth(key)])
+        except (LibreFaceError, OSError, ValueError) as err:
+            skipped.append((key, f"{type(err).__name__}: {err}"))
+            continue
+        pitch, yaw, _ = head_pose(landmarks)
+        if not max(abs(pitch), abs(yaw)) <= MAX_TURN_DEG:
+            skipped.append((key, f"head turned (yaw {yaw:.0f}°, pitch {pitch:.0f}°; at most "
+                                 f"{MAX_TURN_DEG:.0f}° is frontal enough)"))  # fmt: skip
+            continue
+        kept.append(key)
+    return tuple(kept), skipped
 
 
 def base_depth(name: str) -> np.ndarray:

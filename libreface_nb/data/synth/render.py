@@ -62,6 +62,10 @@ EXPRESSION_OPTIONAL: dict[int, tuple[int, ...]] = {5: (10,)}
 #: Expressions whose AUs act on one side of the face only.
 UNILATERAL_EXPRESSIONS = (7,)
 
+#: Skin of another base is mixed into subjects only when there are this many bases (two): more
+#: bases are more people, and a subject must show one person (see :func:`make_subjects`).
+MIX_MAX_BASES = 2
+
 # Frame pose ranges (pose=True): in-plane rotation, scale, shift as a fraction of the output side.
 ROTATION_DEG = 10.0
 SCALE_RANGE = (0.9, 1.1)
@@ -118,8 +122,11 @@ def make_subjects(
     Subject ``i`` depends only on ``(seed, i)`` and its base ``bases[i % len(bases)]``, so
     ``make_subjects(3, s)[:2] == make_subjects(2, s)``. Every second round through the bases is
     mirrored, giving two distinct looks per base. 70 % of subjects get a backdrop
-    (:mod:`.scene`); from the second round on, with two or more bases, 70 % of subjects also get
-    another base's skin mixed in (the first subject of each base is its photo's own face).
+    (:mod:`.scene`). With two bases (the bundled pair, or a user's two photos), from the second
+    round on, 70 % of subjects also get the other base's skin mixed in (the first subject of each
+    base is its photo's own face): two photos give too few faces otherwise. With three or more
+    bases nothing is mixed: each base photo is one person, and a subject must show one person
+    only, so that person-exclusive folds (:func:`~libreface_nb.data.folds.person_folds`) hold.
 
     Args:
         n: number of subjects.
@@ -148,7 +155,7 @@ def make_subjects(
         u_back, k_back, u_mix, k_mix, w_mix = rng.random(5)
         backdrop = "" if u_back < C.KEEP_BACKGROUND else C.BACKDROPS[int(k_back * len(C.BACKDROPS))]
         mix_base, mix = "", 0.0
-        if i >= len(keys) and len(keys) > 1 and u_mix < 0.7:
+        if i >= len(keys) and len(keys) == MIX_MAX_BASES and u_mix < 0.7:
             mix_base = keys[(i + 1 + int(k_mix * (len(keys) - 1))) % len(keys)]
             mix = round(0.25 + 0.25 * float(w_mix), 6)
         subjects.append(replace(subject, backdrop=backdrop, mix_base=mix_base, mix=mix))
