@@ -1,24 +1,47 @@
-"""Several processes under ``torchrun``: set-up, gradient averaging and metric reduction.
+"""Several processes under ``torchrun``: set-up, the DDP wrapper of the step, metric reduction.
 
 ``torchrun --nproc_per_node N script.py`` sets ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK`` and the
 rendezvous variables; :func:`setup` then joins the process group (``nccl`` on CUDA, ``gloo`` on a
-CPU). Instead of wrapping ``step.module`` in ``DistributedDataParallel`` (the step's ``loss``
-calls the bare module), :func:`average_gradients` all-reduces the gradients after each backward
-pass, in flat buckets, and divides by the world size: the same update as DDP's. Buffers (e.g.
-BatchNorm running statistics) are broadcast from rank 0 before each step, as DDP's
-``broadcast_buffers=True`` does, so every process holds rank 0's.
+CPU). With one process there is no group and no wrapper: :func:`wrap` returns None and the step's
+``loss`` runs as it is.
+
+With ``world`` > 1, :func:`wrap` puts a :class:`StepLoss` around the step (its one submodule,
+``module``, is ``step.module``; its ``forward(batch)`` is ``step.loss(batch)``) and wraps that in
+:class:`torch.nn.parallel.DistributedDataParallel`: ``device_ids=None`` on a CPU,
+``[local rank]`` on CUDA, ``forward_sync_buffers=True`` (torch 2.14's name for
+``broadcast_buffers=True``) and ``find_unused_parameters=True``.
+The training step calls the wrapper, never ``step.loss`` directly, so every loss goes through
+DDP, whatever parts of ``step.module`` the step's ``loss`` calls (a distillation step calls its
+student and projection, not the module that holds both). Then, as DDP does:
+
+- at construction, rank 0's parameters and buffers are copied to every process (so a resumed
+  ``last.pt``, loaded before wrapping, and a fresh initialisation are the same everywhere);
+- before each forward, rank 0's buffers (e.g. BatchNorm running statistics) are broadcast;
+- during backward, the gradients of ``step.module``'s ``requires_grad`` parameters are
+  all-reduced in buckets and divided by the world size: every process holds the average;
+- a parameter that no process used in the step keeps ``grad=None`` (AdamW then skips it, as in
+  one process): e.g. the heads of a multi-task model trained on one task. The set may change
+  between steps. The price is one walk of the autograd graph per step; when every parameter was
+  used, DDP says so once per process (a ``reducer.cpp`` warning about
+  ``find_unused_parameters=True``).
+
+A mid-epoch ``last.pt`` also holds every process's running loss sums (``partials``,
+:mod:`libreface_nb.train.state`), so a resumed epoch's record counts each step once.
+
+The wrapper is for the training step only: ``step.validate`` (rank 0 alone, under
+``torch.no_grad``), ``train()`` / ``eval()`` and the checkpoints use the bare ``step.module``,
+whose ``state_dict`` has no ``module.`` prefix (the same keys as a one-process run's).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
-
-#: Elements per all-reduce bucket (64 MiB of float32).
-BUCKET = 1 << 24
+from torch.nn.parallel import DistributedDataParallel
 
 
 @dataclass(frozen=True)
@@ -57,39 +80,34 @@ def teardown(d: Dist) -> None:
         dist.destroy_process_group()
 
 
-def broadcast_module(module: torch.nn.Module, d: Dist, buffers_only: bool = False) -> None:
-    """Copy rank 0's parameters (and buffers) to every process."""
+class StepLoss(torch.nn.Module):
+    """``step.loss`` as a module: ``forward(batch)`` is ``step.loss(batch)``; the only submodule
+    is ``module`` = ``step.module`` (the step itself is not registered, so a frozen teacher it
+    holds stays outside DDP)."""
+
+    def __init__(self, step: Any) -> None:
+        super().__init__()
+        self.module = step.module
+        self._loss = step.loss  # a bound method: not a submodule
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return self._loss(batch)
+
+
+def wrap(step: Any, d: Dist, device: torch.device) -> DistributedDataParallel | None:
+    """``DistributedDataParallel(StepLoss(step))`` when ``d.world`` > 1, else None.
+
+    Call it after ``step.module`` is on ``device`` and any checkpoint is loaded: the constructor
+    copies rank 0's parameters and buffers to every process.
+    """
     if d.world == 1:
-        return
-    tensors = list(module.buffers()) if buffers_only else list(module.state_dict().values())
-    for t in tensors:
-        dist.broadcast(t.data, src=0)
-
-
-def _reduce_bucket(bucket: list[torch.Tensor], world: int) -> None:
-    flat = torch.cat([g.reshape(-1) for g in bucket])
-    dist.all_reduce(flat)
-    flat /= world
-    offset = 0
-    for g in bucket:
-        g.copy_(flat[offset : offset + g.numel()].view_as(g))
-        offset += g.numel()
-
-
-def average_gradients(params: list[torch.nn.Parameter], d: Dist) -> None:
-    """All-reduce the gradients of ``params`` and divide by the world size (DDP's average)."""
-    if d.world == 1:
-        return
-    bucket: list[torch.Tensor] = []
-    size = 0
-    for g in (p.grad for p in params if p.grad is not None):
-        if bucket and (size + g.numel() > BUCKET or g.dtype != bucket[0].dtype):
-            _reduce_bucket(bucket, d.world)
-            bucket, size = [], 0
-        bucket.append(g)
-        size += g.numel()
-    if bucket:
-        _reduce_bucket(bucket, d.world)
+        return None
+    return DistributedDataParallel(
+        StepLoss(step),
+        device_ids=[device.index] if device.type == "cuda" else None,
+        forward_sync_buffers=True,  # torch 2.14's name for broadcast_buffers=True
+        find_unused_parameters=True,
+    )
 
 
 def sum_floats(values: list[float], d: Dist, device: torch.device) -> list[float]:
@@ -108,6 +126,15 @@ def broadcast_object(obj: object, d: Dist) -> object:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def gather_objects(obj: object, d: Dist) -> list[object]:
+    """Every process's ``obj``, in rank order, on every process (``[obj]`` in one process)."""
+    if d.world == 1:
+        return [obj]
+    out: list[object] = [None] * d.world
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def barrier(d: Dist) -> None:

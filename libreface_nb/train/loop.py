@@ -31,9 +31,11 @@ config (:func:`_data_record`): it would continue someone else's run.
 Devices: CUDA when present (``cfg.device="auto"``), with autocast (``cfg.amp``: ``bf16``, or
 ``fp16`` with a GradScaler) and channels-last images; a CPU run is plain float32. Under
 ``torchrun`` each process takes every ``world``-th sample of each global batch (so the global
-batch is the same as in one process), gradients are averaged over processes
-(:mod:`libreface_nb.train.distributed`), validation runs on rank 0 and is broadcast, and only rank
-0 writes files.
+batch is the same as in one process), the training step calls ``step.loss`` through
+:class:`~torch.nn.parallel.DistributedDataParallel` (which averages the gradients over processes;
+:mod:`libreface_nb.train.distributed`), validation runs on rank 0 with the bare ``step.module``
+and is broadcast, and only rank 0 writes files (the bare module's ``state_dict``, no ``module.``
+prefix). One process trains without any wrapper.
 """
 
 from __future__ import annotations
@@ -161,7 +163,9 @@ class _Run:
         data: dict[str, Any],
     ):  # fmt: skip
         self.step, self.cfg, self.out, self.device, self.d = step, cfg, out, device, d
-        self.module = step.module
+        self.module = step.module  #: the bare module: optimised, checkpointed, validated
+        #: ``step.loss`` inside DistributedDataParallel when world > 1 (set by :func:`_fit`)
+        self.ddp: torch.nn.parallel.DistributedDataParallel | None = None
         self.data = data  #: what was trained on (checked on resume): see :func:`_data_record`
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(
@@ -199,8 +203,12 @@ class _Run:
         }
 
     def save_last(self) -> None:
+        """Write ``last.pt`` (every process calls it at the same step: it gathers the partials)."""
+        state = self.state()
+        if self.d.world > 1:  # each process's running sums, for an exact mid-epoch resume
+            state["partials"] = D.gather_objects(self.partial, self.d)
         if self.d.main:
-            S.save(self.out / "last.pt", self.state())
+            S.save(self.out / "last.pt", state)
         D.barrier(self.d)
 
     def restore(self, ck: dict[str, Any], path: Path) -> None:
@@ -227,13 +235,35 @@ class _Run:
         if self.scaler and ck["scaler"]:
             self.scaler.load_state_dict(ck["scaler"])
         self.gstep, self.epoch, self.batch = ck["step"], ck["epoch"], ck["batch"]
-        self.partial, self.history = ck["partial"], list(ck["history"])
+        self.partial, self.history = _own_partial(ck, self.d), list(ck["history"])
         self.best, self.best_epoch, self.bad_epochs = ck["best"], ck["best_epoch"], ck["bad_epochs"]
         self.done, self.stopped_early = ck["done"], ck["stopped_early"]
         S.set_rng_state(ck["rng"])
         log.info(
             "resumed %s at epoch %d, batch %d (step %d)", path, self.epoch, self.batch, self.gstep
         )
+
+
+def _own_partial(ck: dict[str, Any], d: D.Dist) -> dict[str, Any]:
+    """This process's share of the interrupted epoch's running sums.
+
+    ``partials`` (every process's, written under DDP) with the same number of processes: this
+    rank's own. Otherwise rank 0 takes the sum of all of them (or ``partial``, the only record in
+    a one-process file or one written before ``partials`` existed) and the other ranks zeros with
+    the same keys, so that the epoch's reduction over processes counts every step once.
+    """
+    partials = ck.get("partials") or [ck["partial"]]
+    if len(partials) == d.world:
+        return partials[d.rank]
+    keys = sorted({k for p in partials for k in p["sums"]})
+    if d.rank != 0:
+        return {"sums": dict.fromkeys(keys, 0.0), "count": 0, "images": 0, "seconds": 0.0}
+    return {
+        "sums": {k: sum(p["sums"].get(k, 0.0) for p in partials) for k in keys},
+        "count": sum(p["count"] for p in partials),
+        "images": sum(p["images"] for p in partials),
+        "seconds": partials[0]["seconds"],
+    }
 
 
 def _data_record(module: Any, train_set: Any, val_set: Any) -> dict[str, Any]:
@@ -262,9 +292,8 @@ def _train_step(run: _Run, batch: dict[str, Any], total: int, warmup: int) -> di
     lr = lr_at(run.gstep, cfg.lr, total, warmup, cfg.min_lr)
     for group in run.opt.param_groups:
         group["lr"] = lr
-    D.broadcast_module(run.module, run.d, buffers_only=True)
-    with _autocast(run.device, cfg):
-        losses = run.step.loss(batch)
+    with _autocast(run.device, cfg):  # DDP broadcasts rank 0's buffers before its forward
+        losses = run.ddp(batch) if run.ddp is not None else run.step.loss(batch)
     loss = losses["loss"]
     if not torch.isfinite(loss):
         raise LibreFaceError(
@@ -272,8 +301,7 @@ def _train_step(run: _Run, batch: dict[str, Any], total: int, warmup: int) -> di
             f" (now {lr:.3g}) or check the data; last good state: {run.out / 'last.pt'}"
         )
     run.opt.zero_grad(set_to_none=True)
-    (run.scaler.scale(loss) if run.scaler else loss).backward()
-    D.average_gradients(run.params, run.d)
+    (run.scaler.scale(loss) if run.scaler else loss).backward()  # DDP all-reduces the gradients
     if run.scaler:
         run.scaler.unscale_(run.opt)
     if cfg.clip_grad:
@@ -440,7 +468,7 @@ def _fit(step: Step, train_set: Any, val_set: Any, cfg: FitConfig, out: Path, d:
     last = out / "last.pt"
     if cfg.resume and last.is_file():
         run.restore(S.load(last), last)
-    D.broadcast_module(run.module, d)
+    run.ddp = D.wrap(step, d, device)  # after the restore: copies rank 0's weights to all
     n_batches = global_batches(
         len(train_set), cfg.batch_size, cfg.drop_last, cfg.max_steps_per_epoch
     )

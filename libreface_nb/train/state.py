@@ -17,7 +17,9 @@ when ``stop_after_steps`` interrupts the run) is a dict:
 | ``epoch`` | epoch being run, 0-based, int (= epochs finished when ``batch`` is 0) |
 | ``batch`` | batches of that epoch already done, int (the resumed run skips them unloaded) |
 | ``partial`` | the epoch so far: ``sums`` (loss key → sum of per-step values), ``count``
-  (steps), ``images``, ``seconds`` |
+  (steps), ``images``, ``seconds``; under DDP rank 0's |
+| ``partials`` | under DDP only: every process's ``partial``, in rank order (a resume with as
+  many processes gives each its own; with another count rank 0 takes their sum) |
 | ``best`` | best value of the monitored metric so far (float; None before the first validation) |
 | ``best_epoch`` | epoch of ``best`` (int, -1 before the first validation) |
 | ``bad_epochs`` | epochs since ``best`` improved (the patience counter) |
