@@ -13,6 +13,7 @@ def test_committed_card_counts_are_current(tmp_path):
     shutil.copytree(REPO_ROOT / "data_cards", tmp_path / "cards")
     cards.write_fixture_cards(tmp_path / "cards", fixture_cache_dir())
     cards.write_synthau_card(tmp_path / "cards", fixture_cache_dir())
+    cards.write_real_faces_card(tmp_path / "cards")
     stale = [
         p.name
         for p in sorted((tmp_path / "cards").glob("*.md"))

@@ -53,15 +53,9 @@ LINK_RE = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")
 #: A citation of the workspace's shared folder, which is not in the repository.
 SHARED_RE = re.compile(r"\.\./shared/")
 
-#: Files that still cite the shared folder: being fixed in the issue-21 change (other engineers
-#: were editing them when this test was written). Remove an entry once its file cites
-#: docs/libreface_facts.md; the test fails on an entry that no longer needs to be here.
-SHARED_ALLOWED = frozenset(
-    {
-        "libreface_nb/data/folds.py",
-        "libreface_nb/data/synth/aus.py",
-    }
-)
+#: Files allowed to cite the shared folder (none: every citation points inside the repository).
+#: The test fails on an entry that no longer needs to be here.
+SHARED_ALLOWED: frozenset[str] = frozenset()
 
 
 def _slug(heading: str) -> str:

@@ -181,6 +181,45 @@ def write_synthau_card(cards_dir: str | Path, cache_dir: str | Path, *, seed: in
     return block
 
 
+def real_faces_markdown(folder: str | Path) -> str:
+    """Counts of a real-face folder (``neutral/``, ``smiling/``): persons and photos per set (the
+    part of the stem before ``_``), pixel sizes, bytes, and how many photos SynthAU can use
+    (:func:`~libreface_nb.data.synth.base.screen_bases`)."""
+    from PIL import Image
+
+    from libreface_nb.data.persons import photo_set
+    from libreface_nb.data.synth.base import screen_bases
+
+    photos = photo_set(folder)
+    photos["set"] = photos["person"].str.split("_").str[0]
+    rows = []
+    for (name, kind), part in photos.groupby(["set", "expression"]):
+        sizes = [Image.open(p).size for p in part["path"]]
+        rows.append({
+            "set": name, "photos": kind, "persons": part["person"].nunique(),
+            "long side (px)": max(max(wh) for wh in sizes),
+            "size (MB)": f"{sum(Path(p).stat().st_size for p in part['path']) / 1e6:.2f}",
+        })  # fmt: skip
+    neutral = tuple(photos.loc[photos["expression"] == "neutral", "path"])
+    kept, skipped = screen_bases(neutral)
+    head = (
+        f"{photos['person'].nunique()} persons, {len(photos)} photos, written by "
+        "`libreface_nb.data.cards.write_real_faces_card`. SynthAU can use "
+        f"{len(kept)} of the {len(neutral)} neutral photos as base photos "
+        f"({len(skipped)} skipped by the one-frontal-face screening)."
+    )
+    return f"{head}\n\n{markdown_table(pd.DataFrame(rows))}"
+
+
+def write_real_faces_card(cards_dir: str | Path) -> str:
+    """Write the carried real faces' counts into ``real_faces.md``."""
+    from libreface_nb.data.synth.base import REAL_FACES
+
+    block = real_faces_markdown(REAL_FACES)
+    _replace_block(Path(cards_dir) / "real_faces.md", block)
+    return block
+
+
 def main() -> None:
     """``python -m libreface_nb.data.cards``: regenerate the counts of every data card."""
     import logging
@@ -192,6 +231,7 @@ def main() -> None:
     cards_dir = REPO_ROOT / "data_cards"
     write_fixture_cards(cards_dir, fixture_cache_dir())
     write_synthau_card(cards_dir, fixture_cache_dir())
+    write_real_faces_card(cards_dir)
     logging.getLogger(__name__).info("counts written into %s", cards_dir)
 
 

@@ -3,7 +3,7 @@
 A *fold set* maps a fold name to ``{"test": [subjects], "val": [subjects]}``; every other
 subject of the index trains. Validation subjects are drawn from the training side of each
 fold, never from its test side: LibreFace selected models on the test split
-(../shared/LIBREFACE_FACTS.md §5), which we avoid. For RAF-DB and AffectNet, whose
+(docs/libreface_facts.md §5), which we avoid. For RAF-DB and AffectNet, whose
 ``subject`` is the image stem, :func:`official_split` keeps the official test split (AffectNet:
 its validation set) and holds out part of train for validation.
 

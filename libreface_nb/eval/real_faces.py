@@ -13,8 +13,8 @@ transfers to photographs of real people. The workbook carries such photographs
 
 Only persons outside the run's training and validation sides are used (:func:`held_out`).
 
-Photo set (:func:`photo_set`): ``<folder>/neutral/<person>.<ext>`` and, for some persons,
-``<folder>/smiling/<person>.<ext>`` (the same stem = the same person).
+Photo set: :func:`libreface_nb.data.persons.photo_set` (``neutral/<person>.jpg`` and, for some
+persons, ``smiling/<person>.jpg``).
 
 Tables (``pandas``):
 
@@ -39,50 +39,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from libreface_nb.errors import DatasetLayoutError
+from libreface_nb.data.persons import photo_set, resolve_folder  # noqa: F401 - re-exported
 
 #: The AUs a smile moves, in the order reported: lip-corner puller, cheek raiser, lips part.
 SMILE_AUS: tuple[str, ...] = ("AU12", "AU06", "AU25")
-EXPRESSIONS: tuple[str, ...] = ("neutral", "smiling")
-_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-def photo_set(folder: str | Path) -> pd.DataFrame:
-    """The photos of ``folder`` (see the module docstring), sorted by person then expression.
-
-    Raises:
-        DatasetLayoutError: no ``neutral/`` folder, or it holds no image.
-    """
-    root = Path(folder).expanduser()
-    if not (root / "neutral").is_dir():
-        raise DatasetLayoutError(
-            f"{root}: a real-face folder holds neutral/<person>.jpg (and smiling/<person>.jpg "
-            "for the paired-smile check); point real_faces at such a folder, e.g. 'real_faces'"
-        )
-    rows = [
-        {"person": p.stem, "expression": kind, "path": str(p.resolve())}
-        for kind in EXPRESSIONS
-        if (root / kind).is_dir()
-        for p in sorted((root / kind).iterdir())
-        if p.suffix.lower() in _SUFFIXES
-    ]
-    table = pd.DataFrame(rows, columns=["person", "expression", "path"])
-    if not (table["expression"] == "neutral").any():
-        raise DatasetLayoutError(f"{root / 'neutral'}: no .jpg/.png photo")
-    return table.sort_values(["person", "expression"], ignore_index=True)
-
-
-def resolve_folder(spec: str) -> Path:
-    """``"real_faces"`` → the carried photo folder; anything else is a path."""
-    from libreface_nb.data.synth.base import REAL_FACES, REAL_FACES_NAME
-
-    return REAL_FACES if spec == REAL_FACES_NAME else Path(spec).expanduser()
 
 
 def held_out(photos: pd.DataFrame, seen_persons: Iterable[str]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # --- MediaPipe landmark groups: (subject's right = image left, subject's left = image right).
-# Eye blocks as in LibreFace's aligner (../shared/LIBREFACE_FACTS.md §2).
+# Eye blocks as in LibreFace's aligner (docs/libreface_facts.md §2).
 EYE_R = (33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173)
 EYE_L = (263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398)
 # Lid contours from the outer to the inner eye corner, paired point by point.
