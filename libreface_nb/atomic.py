@@ -7,6 +7,11 @@ hidden ``.<name>.*.tmp`` file behind, never a half-written file under the final 
 fsynced (a power loss may lose the newest writes, never leave a torn one under the final name on
 journalling file systems): the face store writes thousands of small files and stays fast.
 
+The temporary file is created with mode ``0o666`` less the process umask, as a plain ``open(path,
+"w")`` creates a new file (e.g. ``0o644`` under umask 022), so the renamed file is readable by
+whoever may read the folder's other outputs; ``tempfile.mkstemp``'s ``0o600`` is not used. An
+existing file's mode is not kept: the new file replaces it.
+
 Use :func:`write_bytes`, :func:`write_text` or :func:`write_json` for data in memory, and
 :func:`atomic_path` for writers that want a path (``torch.save``, ``DataFrame.to_parquet``,
 ``pyarrow.parquet.write_table``)::
@@ -19,17 +24,29 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+#: flags of the new temporary file: created here, never an existing file or a link
+_FLAGS = (
+    os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)
+
 
 def _temp_in(path: Path) -> tuple[int, Path]:
+    """A new hidden ``.<name>.<random>.tmp`` beside ``path``, open for writing (mode 0o666 less
+    the umask, as ``open`` gives a new file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    return fd, Path(tmp)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, _FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -72,3 +73,32 @@ def test_write_bytes_failing_during_the_write_removes_the_temp(tmp_path, monkeyp
 def test_write_json_format(tmp_path):
     target = atomic.write_json(tmp_path / "f.json", {"k": [1, 2]}, indent=1)
     assert target.read_text() == '{\n "k": [\n  1,\n  2\n ]\n}\n'
+
+
+def _plain_mode(folder) -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file in ``folder`` under this umask."""
+    plain = folder / "plain.txt"
+    with open(plain, "w") as fh:
+        fh.write("x")
+    mode = plain.stat().st_mode & 0o777
+    plain.unlink()
+    return mode
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_written_files_get_the_mode_a_plain_open_gives(tmp_path, umask):
+    """Not mkstemp's 0o600: under umask 022 a written file is 0o644, readable by others."""
+    old = os.umask(umask)
+    try:
+        expected = _plain_mode(tmp_path)
+        atomic.write_bytes(tmp_path / "b.bin", b"b")
+        atomic.write_json(tmp_path / "j.json", {"a": 1})
+        with atomic.atomic_path(tmp_path / "p.pt") as tmp:
+            with open(tmp, "wb") as fh:  # as torch.save does with a path
+                fh.write(b"p")
+    finally:
+        os.umask(old)
+    assert expected == 0o666 & ~umask
+    for name in ("b.bin", "j.json", "p.pt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == expected, name
+    assert _names(tmp_path) == ["b.bin", "j.json", "p.pt"]

@@ -21,6 +21,31 @@ def test_metadata_props_round_trip():
     assert back == info
 
 
+def test_training_data_round_trips_and_is_unknown_in_older_files():
+    info = ModelInfo.for_tasks(("intensity",), training_data="SynthAU")
+    assert ModelInfo.from_props(info.to_props()).synthetic
+    older = {k: v for k, v in info.to_props().items() if k != "training_data"}
+    back = ModelInfo.from_props(older)
+    assert (back.training_data, back.synthetic) == ("", False)
+
+
+def test_run_training_data_reads_notebook_01_of_the_run(tmp_path, monkeypatch):
+    import json
+
+    from libreface_nb.export.onnx import run_training_data
+
+    monkeypatch.setenv("LIBREFACE_NB_RUNS_ROOT", str(tmp_path / "no_runs"))
+    assert run_training_data("") == ""
+    assert run_training_data(tmp_path) == ""  # no run.json: not a run folder
+    (tmp_path / "run.json").write_text("{}")
+    assert run_training_data(tmp_path) == ""  # no notebook 01 here nor in another run
+    nb01 = tmp_path / "01_data_prep_and_augmentation"
+    nb01.mkdir()
+    for synthetic, want in ((True, "SynthAU"), (False, "bp4d")):
+        (nb01 / "metrics.json").write_text(json.dumps({"synthetic": synthetic, "dataset": "bp4d"}))
+        assert run_training_data(tmp_path) == want
+
+
 def test_foreign_metadata_is_refused():
     with pytest.raises(CheckpointError, match="no libreface_nb metadata"):
         ModelInfo.from_props({"producer": "x"}, "x.onnx")
@@ -33,6 +58,22 @@ def exported(tmp_path_factory):
     model = tiny_model(("intensity", "detection"), img_size=64)
     path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "student_fp32.onnx", run_dir="R")
     return model, path
+
+
+def _plain_mode(folder) -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file in ``folder`` under this umask."""
+    plain = folder / "plain.txt"
+    with open(plain, "w") as fh:
+        fh.write("x")
+    mode = plain.stat().st_mode & 0o777
+    plain.unlink()
+    return mode
+
+
+def test_exported_onnx_gets_the_mode_a_plain_open_gives(exported):
+    """Readable by whoever may read the folder (0o644 under umask 022), not mkstemp's 0o600."""
+    _, path = exported
+    assert path.stat().st_mode & 0o777 == _plain_mode(path.parent)
 
 
 def test_export_passes_the_checker_and_has_a_dynamic_batch(exported):
@@ -86,6 +127,7 @@ def test_int8_is_smaller_and_agrees_with_fp32(exported):
     _, fp32 = exported
     int8 = quantize_int8(fp32, random_faces(16, 64, seed=1))
     assert int8.name == "student_int8.onnx"
+    assert int8.stat().st_mode & 0o777 == _plain_mode(int8.parent)
     assert int8.stat().st_size < 0.4 * fp32.stat().st_size
     info = read_metadata(int8)
     assert (info.precision, info.calibration["faces"]) == ("int8", 16)

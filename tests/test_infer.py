@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -149,7 +151,8 @@ def test_cli_predict_video_to_csv(model_files, media, tmp_path, capsys):
                      "--out", str(out), "--no-progress"])  # fmt: skip
     text = capsys.readouterr().out
     assert code == 0
-    assert "student_fp32.onnx" in text and "for teaching" in text
+    assert "student_fp32.onnx" in text
+    assert "for teaching" not in text  # exported without a run folder: training data unknown
     t = pd.read_csv(out)
     assert t["status"].tolist() == ["no_face"] * 3 + ["ok"] * 3
     assert "6 rows (no_face 3, ok 3)" in text
@@ -210,6 +213,56 @@ def test_import_libreface_student_to_onnx_gives_its_outputs(tmp_path, capsys):
     with torch.no_grad():
         want = 5 * torch.sigmoid(src(torch.from_numpy(x))["intensity"])
     assert np.abs(got - want.numpy()).max() < 1e-4
+    capsys.readouterr()
+    face = tmp_path / "face.png"
+    save_rgb(face, astronaut())
+    argv = ["predict", str(face), "--model", str(out), "--out", str(tmp_path / "r.csv"),
+            "--no-progress"]  # fmt: skip
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "lf_fp32.onnx" in text and "for teaching" not in text  # LibreFace's, not SynthAU
+
+
+def _fake_run(folder, synthetic: bool):
+    """A run folder whose notebook 01 read a SynthAU fixture (or DISFA itself)."""
+    nb01 = folder / "01_data_prep_and_augmentation"
+    nb01.mkdir(parents=True)
+    (folder / "run.json").write_text('{"profile": "fixture"}')
+    (nb01 / "metrics.json").write_text(json.dumps({"synthetic": synthetic, "dataset": "disfa"}))
+    return folder
+
+
+def test_cli_teaching_note_only_for_a_model_whose_metadata_says_synthau(media, tmp_path, capsys):
+    """export of a run's model.pt records the run's training data; predict prints the note for
+    SynthAU only: not for a provider-data run, not for an imported LibreFace model (even one kept
+    inside a SynthAU run folder)."""
+    import torch
+    from export_helpers import libreface_state_dict
+
+    from libreface_nb import cli
+    from libreface_nb.export.onnx import read_metadata
+    from libreface_nb.models.factory import save_model
+
+    torch.save(libreface_state_dict(tiny_model(seed=3)), tmp_path / "lf.pth")
+    cases = {"synth": "SynthAU", "disfa": "disfa", "imported": ""}
+    for name, want in cases.items():
+        run = _fake_run(tmp_path / name, synthetic=name != "disfa")
+        model = run / "03_resnet18_distillation" / "student" / "model.pt"
+        model.parent.mkdir(parents=True)
+        if name == "imported":
+            argv = ["import-libreface", str(tmp_path / "lf.pth"), "--out", str(model),
+                    "--img-size", "64"]  # fmt: skip
+            assert cli.main(argv) == 0
+        else:
+            save_model(model, tiny_model(img_size=64))
+        assert cli.main(["export", str(model), "--out", str(run / "x")]) == 0
+        onnx = run / "x" / "student_fp32.onnx"
+        assert read_metadata(onnx).training_data == want, name
+        capsys.readouterr()
+        argv = ["predict", str(media / "a_astronaut.png"), "--model", str(onnx),
+                "--out", str(run / "r.csv"), "--no-progress"]  # fmt: skip
+        assert cli.main(argv) == 0
+        assert ("for teaching" in capsys.readouterr().out) == (want == "SynthAU"), name
 
 
 @pytest.mark.slow

@@ -37,7 +37,13 @@ Metadata keys (all values are strings; JSON where marked):
 ``git_sha``               commit of the workbook that exported it, ``+dirty`` when modified
 ``model_config``          JSON of :class:`libreface_nb.models.factory.ModelConfig` ({} if none)
 ``calibration``           JSON {faces, method} for int8 files ({} for fp32)
+``training_data``         what the weights were trained on: ``SynthAU`` (this workbook's
+                          synthetic fixtures), else the provider dataset notebook 01 read
+                          (``disfa``…); ``""`` when unknown: imported LibreFace weights, an
+                          export without its run folder, files written before this key
 ========================  ==============================================================
+
+``predict`` prints that a model is for teaching only when ``training_data`` is ``SynthAU``.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ from libreface_nb.models.tasks import get_task
 FORMAT = "libreface_nb.onnx/1"
 INPUT_NAME = "image"
 PRECISIONS = ("fp32", "int8")
+#: ``training_data`` of a model trained on this workbook's synthetic faces.
+SYNTHAU = "SynthAU"
 #: Task → output name when the model also has the other AU head (the joint student).
 JOINT_NAMES = {"intensity": "AUs", "detection": "AUs_c"}
 _JSON_KEYS = ("tasks", "outputs", "labels", "activations", "mean", "std", "model_config")
@@ -97,6 +105,7 @@ class ModelInfo:
     git_sha: str = ""
     model_config: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    training_data: str = ""
 
     @classmethod
     def for_tasks(cls, tasks: tuple[str, ...] | list[str], **kwargs: Any) -> ModelInfo:
@@ -114,6 +123,11 @@ class ModelInfo:
             transform=kwargs.pop("transform", transform_kind(tasks)),
             **kwargs,
         )
+
+    @property
+    def synthetic(self) -> bool:
+        """Trained on SynthAU: for teaching, not for science on real faces."""
+        return self.training_data == SYNTHAU
 
     def task_of(self, output: str) -> str:
         """The task whose head gives ``output``."""

@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from libreface_nb.atomic import atomic_path
-from libreface_nb.errors import CheckpointError, ConfigError
-from libreface_nb.export.metadata import INPUT_NAME, ModelInfo
+from libreface_nb.errors import CheckpointError, ConfigError, RunError
+from libreface_nb.export.metadata import INPUT_NAME, SYNTHAU, ModelInfo
 from libreface_nb.export.runtime import ort_session, read_metadata, run_onnx
 from libreface_nb.models.tasks import activate
 
@@ -66,6 +66,28 @@ def model_info(model: nn.Module, **kwargs: Any) -> ModelInfo:
     return ModelInfo.for_tasks(tuple(cfg.tasks), model_config=config, **kwargs)
 
 
+def run_training_data(run_dir: str | Path) -> str:
+    """What the models of run folder ``run_dir`` were trained on (metadata ``training_data``).
+
+    Notebook 01's ``metrics.json`` as that run's notebooks find it
+    (:func:`libreface_nb.runs.find_input`): ``SynthAU`` when it built a synthetic fixture, else
+    its ``dataset``. ``""`` when ``run_dir`` is not a run folder (no ``run.json``) or no notebook
+    01 is found.
+    """
+    from libreface_nb import runs
+
+    if not str(run_dir) or not (Path(run_dir) / "run.json").is_file():
+        return ""
+    try:
+        nb01 = runs.find_input(run_dir, "01_data_prep_and_augmentation/metrics.json").parent
+    except RunError:
+        return ""
+    metrics = runs.load_metrics(nb01)
+    if "synthetic" not in metrics:
+        return ""
+    return SYNTHAU if metrics["synthetic"] else str(metrics.get("dataset", ""))
+
+
 def _git_sha() -> str:
     from libreface_nb.runs import git_info
 
@@ -94,6 +116,7 @@ def export_onnx(
     source: str | Path = "",
     run_dir: str | Path = "",
     opset: int = OPSET,
+    training_data: str | None = None,
 ) -> Path:
     """Export ``model`` (eval mode, CPU) to ``path`` (``…_fp32.onnx``) and check it.
 
@@ -103,6 +126,8 @@ def export_onnx(
         activated: put the task activations in the graph (the default; see metadata).
         source, run_dir: provenance stored in the metadata.
         opset: ONNX opset of the legacy exporter.
+        training_data: the metadata's ``training_data``; None: :func:`run_training_data` of
+            ``run_dir`` (``""`` without one).
 
     Returns:
         ``path``, written atomically, passing ``onnx.checker.check_model``.
@@ -111,7 +136,10 @@ def export_onnx(
 
     path = Path(path)
     _check_name(path, "fp32")
-    info = model_info(model, activation_applied=activated, source=str(source), run_dir=str(run_dir))
+    if training_data is None:
+        training_data = run_training_data(run_dir)
+    info = model_info(model, activation_applied=activated, source=str(source),
+                      run_dir=str(run_dir), training_data=training_data)  # fmt: skip
     info = info.with_precision("fp32", git_sha=_git_sha())
     wrapper = Activated(model, info.tasks, activated).eval().cpu()
     was_training = model.training

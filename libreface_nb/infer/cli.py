@@ -84,7 +84,8 @@ def predict_main(argv: list[str]) -> int:
         backend = load_backend(model, args.backend, threads=args.threads, device=args.device)
         info = backend.info
         print(f"model: {model} ({info.precision}, tasks {', '.join(info.tasks)})")
-        print(TEACHING_NOTE)
+        if info.synthetic:  # only when the model's metadata says SynthAU
+            print(TEACHING_NOTE)
         opts = PredictOptions(
             batch_size=args.batch_size, every_nth_frame=args.every_nth_frame,
             max_faces=args.max_faces, landmarks=args.landmarks,
@@ -131,6 +132,14 @@ def _export_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run_folder(path: Path) -> Path | None:
+    """The run folder (the nearest parent with a ``run.json``) holding ``path``, or None."""
+    for parent in path.resolve().parents:
+        if (parent / "run.json").is_file():
+            return parent
+    return None
+
+
 def export_main(argv: list[str]) -> int:
     """``libreface-nb export``; returns the exit code."""
     from libreface_nb.export.onnx import check_parity, export_onnx, quantize_int8, read_metadata
@@ -139,7 +148,12 @@ def export_main(argv: list[str]) -> int:
     args = _export_parser().parse_args(argv)
     try:
         model = load_checkpoint(Path(args.checkpoint))
-        fp32 = export_onnx(model, Path(args.out) / f"{args.name}_fp32.onnx", source=args.checkpoint)
+        run_dir = _run_folder(Path(args.checkpoint)) or ""  # → metadata training_data
+        imported = bool(getattr(model, "extra", {}).get("imported_from"))  # import-libreface .pt
+        fp32 = export_onnx(
+            model, Path(args.out) / f"{args.name}_fp32.onnx", source=args.checkpoint,
+            run_dir=run_dir, training_data="" if imported else None,
+        )  # fmt: skip
         info = read_metadata(fp32)
         if args.calibrate:
             from libreface_nb.export.calibration import store_faces
