@@ -2,11 +2,12 @@
 
 Not part of the package and not a test: it needs Chromium (Debian: ``apt-get install -y
 chromium``) and ``websocket-client`` (already in the venv as a Jupyter dependency; not pinned
-for this script). It copies a run's executed notebook 06 to ``06_au_explorer/screenshots/``,
-starts JupyterLab on 127.0.0.1 (no token, root = the run folder, the workbook first on
-PYTHONPATH), opens the copy in Chromium through the DevTools protocol, runs all cells in the
-live kernel, moves sliders with real mouse drags and saves PNG screenshots beside the copy,
-which it then deletes. Every wait is bounded; the server and the browser are stopped at the end.
+for this script). It copies a run's executed notebook 06 to its ``screenshots/`` folder
+(``libreface_nb.artifacts.NB06_SCREENSHOTS``), starts JupyterLab on 127.0.0.1 (no token, root =
+the run folder, the workbook first on PYTHONPATH), opens the copy in Chromium through the
+DevTools protocol, runs all cells in the live kernel, moves sliders with real mouse drags and
+saves PNG screenshots beside the copy, which it then deletes. Every wait is bounded; the server
+and the browser are stopped at the end.
 
 Usage::
 
@@ -27,9 +28,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from libreface_nb import artifacts
+
 REPO = Path(__file__).resolve().parent.parent
-NB = "06_au_explorer/06_au_explorer.ipynb"
-LIVE = "06_au_explorer/screenshots/live_session.ipynb"
+NB = artifacts.executed_notebook(artifacts.NB06)
+LIVE = artifacts.NB06_LIVE_SESSION
 
 
 def wait_for(what: str, fn, timeout: float, every: float = 0.5):
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=300, help="seconds for Run All")
     args = p.parse_args(argv)
     run = args.run.resolve()
-    out = run / "06_au_explorer" / "screenshots"
+    out = run / artifacts.NB06_SCREENSHOTS
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / NB, run / LIVE)
     tmp = Path(tempfile.mkdtemp(prefix="lf_shots_"))

@@ -56,9 +56,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from libreface_nb import artifacts
+
 VARIANTS = ("clean", "clean_noid", "as_run", "landmarks")
-NB01, NB02 = "01_data_prep_and_augmentation", "02_mae_teacher_finetune"
-NB03 = "03_resnet18_distillation"
+NB01, NB02, NB03 = artifacts.NB01, artifacts.NB02, artifacts.NB03
 # Notebook 02's defaults for what a profile may leave out (its parameters cell).
 NB02_DEFAULTS = {
     "seed": 0, "task": "intensity", "fold": "", "vit_size": "base", "img_size": 224,
@@ -78,7 +79,7 @@ MAX_FRAME_DIFF = 12.0
 
 
 def _params(run: Path, notebook: str, defaults: dict) -> dict:
-    path = run / notebook / "parameters.yaml"
+    path = run / artifacts.parameters_yaml(notebook)
     if not path.is_file():
         raise SystemExit(
             f"{path} is missing: run the synth profile's notebook {notebook[:2]} first"

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from libreface_nb import atomic, runs
+from libreface_nb import artifacts, atomic, runs
 from libreface_nb import profiles as prof
 from libreface_nb.errors import ConfigError, LibreFaceError
 from libreface_nb.run_index import headline, write_index
@@ -79,7 +79,7 @@ def execute_notebook(
         (status, error): status is "ok", "failed" or "timeout".
     """
     executed = out_dir / src.name
-    params_file = out_dir / "parameters.yaml"
+    params_file = out_dir / artifacts.PARAMETERS_FILE
     atomic.write_text(params_file, yaml.safe_dump(params, sort_keys=True))
     cmd = [
         sys.executable,
@@ -100,7 +100,7 @@ def execute_notebook(
         "WARNING",
     ]
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", **(env or {})}
-    with open(out_dir / "papermill.log", "w") as logf:
+    with open(out_dir / artifacts.PAPERMILL_LOG, "w") as logf:
         proc = subprocess.Popen(
             cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
@@ -116,7 +116,7 @@ def execute_notebook(
             raise
     if code == 0:
         return "ok", ""
-    log_text = (out_dir / "papermill.log").read_text(errors="replace")
+    log_text = (out_dir / artifacts.PAPERMILL_LOG).read_text(errors="replace")
     if "CellTimeoutError" in log_text:
         return "failed", f"a cell ran past cell_timeout={cell_timeout} s (see papermill.log)"
     error = notebook_error(executed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from libreface_nb import atomic, runs
+from libreface_nb import artifacts, atomic, runs
 
 
 def headline(metrics: dict[str, Any]) -> str:
@@ -73,23 +73,23 @@ def write_index(run_dir: Path) -> Path:
         lines += [
             f"## {nb.name} — {nb.status} ({nb.duration_s} s)",
             "",
-            f"- executed notebook: [{nb.name}.ipynb]({nb.name}/{nb.name}.ipynb)",
+            f"- executed notebook: [{nb.name}.ipynb]({artifacts.executed_notebook(nb.name)})",
         ]
         if nb.error:
             lines.append(f"- error: `{nb.error[:300]}`")
         metrics = runs.load_metrics(nb_dir)
         if metrics:
             lines.append(f"- headline numbers: {headline(metrics)}")
-        artifacts = _artifacts(nb_dir)
-        for kind, paths in artifacts.items():
+        files = _artifacts(nb_dir)
+        for kind, paths in files.items():
             lines.append(f"- {kind}:")
             for p in paths:
                 rel = p.relative_to(run_dir).as_posix()
                 lines.append(f"  - [{rel}]({rel})")
-        for p in (f for f in artifacts.get("figures", []) if f.suffix == ".png"):
+        for p in (f for f in files.get("figures", []) if f.suffix == ".png"):
             rel = p.relative_to(run_dir).as_posix()
             lines += ["", f"![{p.stem}]({rel})"]
         lines.append("")
-    path = run_dir / "index.md"
+    path = run_dir / artifacts.RUN_INDEX
     atomic.write_text(path, "\n".join(lines))
     return path

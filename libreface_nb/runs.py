@@ -6,11 +6,14 @@ second run started in the same second gets a ``-2`` suffix. Inside:
 - ``run.json``: provenance (git SHA and dirty flag, profile, parameters of each notebook, package
   versions, platform, seed, start/end times, status and duration of each notebook). It is
   rewritten atomically after every change, so a crash leaves the last good state on disk.
-- one subfolder per notebook (``01_data_prep_and_augmentation/`` …) with the executed notebook,
-  figures, tables, checkpoints and ``metrics.json`` (the headline numbers the runner prints).
+- one subfolder per notebook (its file stem, e.g. :data:`libreface_nb.artifacts.NB01`) with the
+  executed notebook, figures, tables, checkpoints and ``metrics.json`` (the headline numbers the
+  runner prints). What each notebook writes there, and who reads it, is the table of
+  :mod:`libreface_nb.artifacts`.
 
 Notebooks call :func:`notebook_dir` to get their folder and :func:`find_input` to read what an
-earlier notebook wrote, so a person can rerun one notebook alone against an existing run.
+earlier notebook wrote (a constant of :mod:`libreface_nb.artifacts`), so a person can rerun one
+notebook alone against an existing run.
 
 run.json is a :class:`RunRecord` (one :class:`NotebookRecord` per notebook started), written by
 :meth:`RunRecord.save` and read by :func:`load_run`; :func:`read_run` gives the raw dict. Keys a
@@ -37,7 +40,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from libreface_nb import atomic
+from libreface_nb import artifacts, atomic
 from libreface_nb.config import REPO_ROOT
 from libreface_nb.errors import RunError
 
@@ -143,12 +146,12 @@ class RunRecord:
         return record
 
     def notebook(self, name: str) -> NotebookRecord | None:
-        """The record of notebook ``name`` (e.g. ``"01_data_prep_and_augmentation"``), or None."""
+        """The record of notebook ``name`` (its stem, e.g. ``artifacts.NB01``), or None."""
         return next((nb for nb in self.notebooks if nb.name == name), None)
 
     def save(self, run_dir: Path | str) -> Path:
         """Write ``run_dir/run.json`` atomically."""
-        return atomic.write_json(Path(run_dir) / "run.json", self.to_dict())
+        return atomic.write_json(Path(run_dir) / artifacts.RUN_JSON, self.to_dict())
 
 
 def _to_dict(record: Any) -> dict[str, Any]:
@@ -252,7 +255,7 @@ def start_run(
 
 def read_run(run_dir: Path | str) -> dict[str, Any]:
     """A run folder's run.json as a plain dict (see :func:`load_run` for the typed record)."""
-    path = Path(run_dir) / "run.json"
+    path = Path(run_dir) / artifacts.RUN_JSON
     try:
         return json.loads(path.read_text())
     except FileNotFoundError as e:
@@ -266,7 +269,7 @@ def load_run(run_dir: Path | str) -> RunRecord:
     its default, a missing ``run_id`` the folder's name)."""
     data = read_run(run_dir)
     if not isinstance(data, dict):
-        raise RunError(f"{Path(run_dir) / 'run.json'} does not hold a JSON object")
+        raise RunError(f"{Path(run_dir) / artifacts.RUN_JSON} does not hold a JSON object")
     return RunRecord.from_dict({"run_id": Path(run_dir).name, **data})
 
 
@@ -276,7 +279,7 @@ def notebook_dir(run_dir: Path | str, notebook: str) -> Path:
     Args:
         run_dir: the run folder. An empty string starts a new interactive run folder (profile
             ``interactive``), for a person running a notebook by hand.
-        notebook: the notebook's stem, e.g. ``"01_data_prep_and_augmentation"``.
+        notebook: the notebook's stem, e.g. ``artifacts.NB01``.
     """
     if not str(run_dir):
         run_dir = new_run_dir("interactive")
@@ -290,7 +293,7 @@ def notebook_dir(run_dir: Path | str, notebook: str) -> Path:
 def _usable(run: Path, relpath: str, profile: str | None) -> str:
     """Why ``run``'s copy of ``relpath`` cannot be used ("" when it can)."""
     notebook = relpath.split("/")[0]
-    if not (run / notebook / "metrics.json").exists():
+    if not (run / artifacts.metrics_json(notebook)).exists():
         return f"notebook {notebook} did not finish there (no metrics.json)"
     try:
         record = load_run(run)
@@ -314,7 +317,8 @@ def find_input(run_dir: Path | str, relpath: str, runs_root: Path | str | None =
 
     Args:
         run_dir: the current run folder.
-        relpath: path relative to a run folder, e.g. ``"01_data_prep_and_augmentation/faces"``.
+        relpath: path relative to a run folder, a constant of :mod:`libreface_nb.artifacts`
+            (e.g. ``artifacts.NB02_TEACHER_MODEL``).
         runs_root: where to look for other runs (default :func:`resolve_runs_root`:
             ``$LIBREFACE_NB_RUNS_ROOT`` or :data:`RUNS_ROOT`).
 
@@ -325,7 +329,7 @@ def find_input(run_dir: Path | str, relpath: str, runs_root: Path | str | None =
     if str(run_dir) and here.exists():
         return here
     profile = None
-    if str(run_dir) and (Path(run_dir) / "run.json").exists():
+    if str(run_dir) and (Path(run_dir) / artifacts.RUN_JSON).exists():
         profile = read_run(run_dir).get("profile")  # any run.json, however old
     root = resolve_runs_root(runs_root)
     skipped = []
@@ -351,12 +355,12 @@ def save_metrics(nb_dir: Path | str, metrics: Mapping[str, Any]) -> Path:
 
     Scalar entries (numbers, strings, booleans) are what the runner prints at the end of a run.
     """
-    path = Path(nb_dir) / "metrics.json"
+    path = Path(nb_dir) / artifacts.METRICS_FILE
     atomic.write_json(path, dict(metrics))
     return path
 
 
 def load_metrics(nb_dir: Path | str) -> dict[str, Any]:
     """Read ``metrics.json`` of a notebook folder ({} when the notebook wrote none)."""
-    path = Path(nb_dir) / "metrics.json"
+    path = Path(nb_dir) / artifacts.METRICS_FILE
     return json.loads(path.read_text()) if path.exists() else {}

@@ -5,11 +5,15 @@ This is ``make test``'s second step.
 Runs go into a temporary runs root (``--runs-root``, which the runner also hands to the notebooks'
 kernels as ``LIBREFACE_NB_RUNS_ROOT``), never into the user's outputs/runs. run.json must say
 every notebook passed, and each notebook's headline numbers (metrics.json) must be exactly what
-its header promises: one check per assert, so a failure names the number that broke.
+its header promises: one check per assert, so a failure names the number that broke. Every file
+and folder that the table of libreface_nb/artifacts.py says a notebook (or the runner) writes
+must be in the run folder, under the run's parameters: one test per artifact, named by its
+constant.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -19,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from libreface_nb import artifacts
 from libreface_nb.config import REPO_ROOT
-from libreface_nb.profiles import discover_notebooks
+from libreface_nb.profiles import declared_parameters, discover_notebooks
 from libreface_nb.runs import RUNS_ROOT_ENV
 
 pytestmark = pytest.mark.notebooks
@@ -56,7 +61,7 @@ def _check_02(m: dict, run: dict) -> None:
 def _check_03(m: dict, run: dict) -> None:
     assert m["n_params_student"] == 11_243_980  # LibreFace's 12-output ResNet-18 student
     # The teacher's test PCC as notebook 03 measures it is notebook 02's number.
-    assert m["test_pcc_teacher"] == pytest.approx(run["02_mae_teacher_finetune"]["test_pcc"])
+    assert m["test_pcc_teacher"] == pytest.approx(run[artifacts.NB02]["test_pcc"])
     for key in ("test_pcc", "test_pcc_none", "test_pcc_feature", "test_pcc_kl"):
         assert -1.0 <= m[key] <= 1.0, key
 
@@ -64,8 +69,8 @@ def _check_03(m: dict, run: dict) -> None:
 def _check_04(m: dict, run: dict) -> None:
     assert m["n_test_frames"] == 40
     # Recomputed from the predictions tables: the same numbers as the training notebooks'.
-    assert m["pcc_teacher"] == pytest.approx(run["02_mae_teacher_finetune"]["test_pcc"], abs=1e-4)
-    assert m["pcc_student"] == pytest.approx(run["03_resnet18_distillation"]["test_pcc"], abs=1e-4)
+    assert m["pcc_teacher"] == pytest.approx(run[artifacts.NB02]["test_pcc"], abs=1e-4)
+    assert m["pcc_student"] == pytest.approx(run[artifacts.NB03]["test_pcc"], abs=1e-4)
     assert m["pcc_hog_baseline"] > 0.3  # HOG + linear SVR reads SynthAU (0.72 measured)
 
 
@@ -88,12 +93,12 @@ def _check_06(m: dict, run: dict) -> None:
 #: Headline-number checks per notebook: notebook name → function(its metrics.json, every
 #: notebook's metrics of the run) that asserts.
 EXPECTATIONS: dict[str, Callable[[dict, dict], None]] = {
-    "01_data_prep_and_augmentation": _check_01,
-    "02_mae_teacher_finetune": _check_02,
-    "03_resnet18_distillation": _check_03,
-    "04_evaluation": _check_04,
-    "05_onnx_cpu_profiling": _check_05,
-    "06_au_explorer": _check_06,
+    artifacts.NB01: _check_01,
+    artifacts.NB02: _check_02,
+    artifacts.NB03: _check_03,
+    artifacts.NB04: _check_04,
+    artifacts.NB05: _check_05,
+    artifacts.NB06: _check_06,
 }
 
 
@@ -112,22 +117,53 @@ def _run_fixture(
     return out, run_dir
 
 
-@pytest.mark.skipif(not discover_notebooks(), reason="no numbered notebooks yet")
-def test_fixture_profile_runs_every_notebook(tmp_path):
-    out, run_dir = _run_fixture(tmp_path / "runs", timeout=3300)
-    record = json.loads((run_dir / "run.json").read_text())
+@pytest.fixture(scope="module")
+def fixture_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """The fixture profile, every notebook, run once for this module's tests."""
+    if not discover_notebooks():
+        pytest.skip("no numbered notebooks yet")
+    return _run_fixture(tmp_path_factory.mktemp("fixture") / "runs", timeout=3300)
+
+
+def test_fixture_profile_runs_every_notebook(fixture_run):
+    out, run_dir = fixture_run
+    record = json.loads((run_dir / artifacts.RUN_JSON).read_text())
     assert out.returncode == 0, f"run failed, see {run_dir}: {out.stdout[-3000:]}"
     assert record["status"] == "ok"
     names = [n["name"] for n in record["notebooks"]]
     assert names == [p.stem for p in discover_notebooks()]
     for nb in record["notebooks"]:
         assert nb["status"] == "ok", nb
-    every = {n: json.loads((run_dir / n / "metrics.json").read_text()) for n in names}
+    every = {n: json.loads((run_dir / artifacts.metrics_json(n)).read_text()) for n in names}
     for name in names:
         check = EXPECTATIONS.get(name)
         if check is not None:
             check(every[name], every)
-    assert (run_dir / "index.md").exists()
+    assert (run_dir / artifacts.RUN_INDEX).exists()
+
+
+#: What the notebooks and the runner write (the benchmarks' rows are not made by a run).
+RUN_ARTIFACTS = [a for a in artifacts.ARTIFACTS if a.by in (*artifacts.NOTEBOOKS, "runner")]
+
+
+def _parameters(run_dir: Path, notebook: str) -> dict:
+    """The parameters ``notebook`` ran with: its parameters cell's defaults, then run.json's."""
+    declared = declared_parameters(REPO_ROOT / "notebooks" / f"{notebook}.ipynb")
+    params = {k: ast.literal_eval(v["default"]) for k, v in declared.items()}
+    record = json.loads((run_dir / artifacts.RUN_JSON).read_text())
+    (entry,) = (nb for nb in record["notebooks"] if nb["name"] == notebook)
+    return params | entry["parameters"]
+
+
+@pytest.mark.parametrize("artifact", RUN_ARTIFACTS, ids=lambda a: a.constant)
+def test_fixture_run_writes_what_the_artifacts_table_says(fixture_run, artifact):
+    _, run_dir = fixture_run
+    path = run_dir / artifact.path
+    if artifact.when:
+        params = _parameters(run_dir, artifact.by)
+        if not artifacts.expected(artifact, params):
+            pytest.skip(f"{artifact.constant} only when {artifact.when}; not in the fixture run")
+    assert path.exists(), f"{artifact.constant}: {artifact.path} not written by {artifact.by}"
 
 
 #: Notebook 01 on each other layout (fixture sizes 3 × 40): frames, folds and fold kind, from
@@ -146,8 +182,7 @@ def test_notebook_01_reads_every_native_layout(dataset, tmp_path):
     args = ("--only", "01", "--set", f"dataset={dataset}")
     out, run_dir = _run_fixture(tmp_path / "runs", *args, timeout=1200)
     assert out.returncode == 0, f"run failed, see {run_dir}: {out.stdout[-3000:]}"
-    name = "01_data_prep_and_augmentation"
-    metrics = json.loads((run_dir / name / "metrics.json").read_text())
+    metrics = json.loads((run_dir / artifacts.NB01_METRICS).read_text())
     want = LAYOUTS[dataset]
     assert metrics["dataset"] == dataset
     assert metrics["n_frames"] == want["n_frames"]

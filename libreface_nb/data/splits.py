@@ -1,9 +1,11 @@
 """Notebook 01's outputs as training, validation and test datasets for one task and one fold.
 
-Notebook 01 writes, in its folder of a run: ``index.parquet`` (one row per labelled frame),
-``folds.json`` (subject-exclusive folds, :mod:`libreface_nb.data.folds`) and ``metrics.json``,
-whose ``face_store`` names the aligned-face store. :func:`load_run_data` reads all three from
-the *same* notebook-01 folder (the run's own, or the newest usable run's, see
+Notebook 01 writes, in its folder of a run (:mod:`libreface_nb.artifacts`):
+:data:`~libreface_nb.artifacts.NB01_INDEX` (one row per labelled frame),
+:data:`~libreface_nb.artifacts.NB01_FOLDS` (subject-exclusive folds, :mod:`libreface_nb.data.folds`)
+and :data:`~libreface_nb.artifacts.NB01_METRICS`, whose ``face_store`` names the aligned-face store
+(:data:`~libreface_nb.artifacts.NB01_FACES` when it is the run's own). :func:`load_run_data` reads
+all three from the *same* notebook-01 folder (the run's own, or the newest usable run's, see
 :func:`libreface_nb.runs.find_input`); :func:`make_datasets` turns them into one
 :class:`~libreface_nb.data.dataset.FaceDataset` per role (``train``, ``val``, ``test``).
 
@@ -29,12 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from libreface_nb import artifacts
 from libreface_nb.config import DISFA_PRESENCE_THRESHOLD
 from libreface_nb.errors import ConfigError, DatasetLayoutError
 
 log = logging.getLogger(__name__)
 
-NB01 = "01_data_prep_and_augmentation"
+#: Notebook 01's folder (kept here for callers; the name lives in :mod:`libreface_nb.artifacts`).
+NB01 = artifacts.NB01
 ROLES = ("train", "val", "test")
 
 
@@ -80,20 +84,22 @@ def load_run_data(run_dir: str | Path, fold: str = "", **find: Any) -> RunData:
     from libreface_nb import runs
     from libreface_nb.data import folds as F
 
-    nb01 = runs.find_input(run_dir, f"{NB01}/metrics.json", **find).parent
+    nb01 = runs.find_input(run_dir, artifacts.NB01_METRICS, **find).parent
+    run = nb01.parent  # the run folder that holds this notebook-01 folder
     metrics = runs.load_metrics(nb01)
-    index_path = nb01 / "index.parquet"
+    index_path = run / artifacts.NB01_INDEX
     if not index_path.is_file():
         raise DatasetLayoutError(f"{index_path} is missing: rerun notebook 01 into {nb01.parent}")
     index = pd.read_parquet(index_path)
-    payload = F.read_folds(nb01 / "folds.json")
+    folds_path = run / artifacts.NB01_FOLDS
+    payload = F.read_folds(folds_path)
     names = list(payload["folds"])
     if not names:
-        raise DatasetLayoutError(f"{nb01 / 'folds.json'} holds no fold")
+        raise DatasetLayoutError(f"{folds_path} holds no fold")
     name = str(fold) or names[0]
     if name not in payload["folds"]:
-        raise ConfigError(f"fold={fold!r} is not in {nb01 / 'folds.json'}; its folds are {names}")
-    store = Path(metrics.get("face_store") or nb01 / "faces")
+        raise ConfigError(f"fold={fold!r} is not in {folds_path}; its folds are {names}")
+    store = Path(metrics.get("face_store") or run / artifacts.NB01_FACES)
     roles = F.fold_split(index, payload["folds"][name])
     dataset = str(metrics.get("dataset") or payload.get("dataset", ""))
     return RunData(nb01, index, store, dataset, name, roles, payload)
@@ -180,7 +186,8 @@ def make_datasets(
         part = index[(data.roles == role).to_numpy()]
         if part.empty:
             raise ConfigError(
-                f"fold {data.fold!r} has no {role} rows ({data.nb01_dir / 'folds.json'}):"
+                f"fold {data.fold!r} has no {role} rows "
+                f"({data.nb01_dir.parent / artifacts.NB01_FOLDS}):"
                 " give notebook 01 more subjects (fixture_subjects) or another fold"
             )
         train = role == "train"

@@ -1,11 +1,13 @@
 """Notebook 04's steps as package functions: find the run's models, evaluate, write the files.
 
-Layout written into ``04_evaluation/`` of a run (see CONTRACTS "Run-folder artefacts"):
+Layout written into notebook 04's folder of a run (``artifacts.NB04``; the run folder's contract,
+what each notebook writes and who reads it, is the table of libreface_nb/artifacts.py):
 
-- ``predictions/<model>.parquet``: one predictions table per model
-  (:mod:`libreface_nb.eval.predictions`);
-- ``tables/metrics_long.csv``: every (model, output, metric) row with ``value``, ``n``,
-  ``reason`` and, when bootstrapped, ``ci_low``, ``ci_high``, ``n_boot``, ``ci_reason``;
+- ``predictions/<model>.parquet`` (:data:`~libreface_nb.artifacts.NB04_PREDICTIONS`): one
+  predictions table per model (:mod:`libreface_nb.eval.predictions`);
+- ``tables/metrics_long.csv`` (:data:`~libreface_nb.artifacts.NB04_METRICS_LONG`): every
+  (model, output, metric) row with ``value``, ``n``, ``reason`` and, when bootstrapped,
+  ``ci_low``, ``ci_high``, ``n_boot``, ``ci_reason``;
 - ``tables/<dataset>_<metric>.{csv,md,tex}``: per-output tables beside published numbers
   (:mod:`libreface_nb.eval.report`);
 - ``figures/``: PDF + PNG;
@@ -23,20 +25,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from libreface_nb import artifacts
 from libreface_nb.errors import RunError
 
 log = logging.getLogger(__name__)
 
 #: Models notebook 04 evaluates when the run has them: name → file in the run folder.
 RUN_MODELS = {
-    "teacher": "02_mae_teacher_finetune/teacher/model.pt",
-    "student": "03_resnet18_distillation/student/model.pt",
+    "teacher": artifacts.NB02_TEACHER_MODEL,
+    "student": artifacts.NB03_STUDENT_MODEL,
 }
 #: Training histories (one JSON object per epoch) plotted as training curves.
 RUN_HISTORIES = {
-    "MAE pretraining": "02_mae_teacher_finetune/mae/history.jsonl",
-    "teacher": "02_mae_teacher_finetune/teacher/history.jsonl",
-    "student": "03_resnet18_distillation/student/history.jsonl",
+    "MAE pretraining": artifacts.NB02_MAE_HISTORY,
+    "teacher": artifacts.NB02_TEACHER_HISTORY,
+    "student": artifacts.NB03_STUDENT_HISTORY,
 }
 #: Headline metric and the metrics tabulated per task.
 TASK_METRICS = {
@@ -97,7 +100,8 @@ def evaluate_run_models(
     """Evaluate the run's models named ``names`` (keys of :data:`RUN_MODELS`).
 
     A model the run lacks, or one without a ``task`` head, is skipped with its reason.
-    With ``out_dir``, each table is saved as ``out_dir/predictions/<name>.parquet``.
+    With ``out_dir`` (notebook 04's folder), each table is saved as
+    ``out_dir/predictions/<name>.parquet`` (:data:`~libreface_nb.artifacts.NB04_PREDICTIONS`).
 
     Returns:
         (name → predictions table, name → why it was skipped).
@@ -119,7 +123,8 @@ def evaluate_run_models(
             skipped[name] = f"{path}: {e}"
             continue
         if out_dir is not None:
-            save_predictions(tables[name], Path(out_dir) / "predictions" / f"{name}.parquet")
+            folder = Path(out_dir) / artifacts.in_notebook(artifacts.NB04_PREDICTIONS)
+            save_predictions(tables[name], folder / f"{name}.parquet")
         log.info("%s: %d test frames from %s", name, len(tables[name]), path)
     return tables, skipped
 

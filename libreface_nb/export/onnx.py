@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from libreface_nb import artifacts
 from libreface_nb.atomic import atomic_path
 from libreface_nb.errors import CheckpointError, ConfigError, RunError
 from libreface_nb.export.metadata import INPUT_NAME, SYNTHAU, ModelInfo
@@ -69,17 +70,17 @@ def model_info(model: nn.Module, **kwargs: Any) -> ModelInfo:
 def run_training_data(run_dir: str | Path) -> str:
     """What the models of run folder ``run_dir`` were trained on (metadata ``training_data``).
 
-    Notebook 01's ``metrics.json`` as that run's notebooks find it
-    (:func:`libreface_nb.runs.find_input`): ``SynthAU`` when it built a synthetic fixture, else
-    its ``dataset``. ``""`` when ``run_dir`` is not a run folder (no ``run.json``) or no notebook
-    01 is found.
+    Notebook 01's ``metrics.json`` (:data:`libreface_nb.artifacts.NB01_METRICS`) as that run's
+    notebooks find it (:func:`libreface_nb.runs.find_input`): ``SynthAU`` when it built a
+    synthetic fixture, else its ``dataset``. ``""`` when ``run_dir`` is not a run folder (no
+    ``run.json``) or no notebook 01 is found.
     """
     from libreface_nb import runs
 
-    if not str(run_dir) or not (Path(run_dir) / "run.json").is_file():
+    if not str(run_dir) or not (Path(run_dir) / artifacts.RUN_JSON).is_file():
         return ""
     try:
-        nb01 = runs.find_input(run_dir, "01_data_prep_and_augmentation/metrics.json").parent
+        nb01 = runs.find_input(run_dir, artifacts.NB01_METRICS).parent
     except RunError:
         return ""
     metrics = runs.load_metrics(nb01)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from libreface_nb import artifacts
 from libreface_nb.config import REPO_ROOT
 from libreface_nb.errors import CheckpointError, ConfigError
 from libreface_nb.export.metadata import ModelInfo
@@ -24,8 +25,9 @@ from libreface_nb.export.metadata import ModelInfo
 log = logging.getLogger(__name__)
 
 BACKENDS = ("ort", "torch")
-#: Where ``predict`` looks for a model when none is given: notebook 05's exports.
-EXPORT_GLOB = "*/05_onnx_cpu_profiling/*.onnx"
+#: Where ``predict`` looks for a model when none is given: notebook 05's exports, relative to the
+#: runs root (:data:`libreface_nb.artifacts.EXPORT_GLOB`).
+EXPORT_GLOB = artifacts.EXPORT_GLOB
 
 
 class Backend(Protocol):
@@ -119,7 +121,7 @@ def find_default_model(runs_root: str | Path = REPO_ROOT / "outputs" / "runs") -
     found = [p for p in root.glob(EXPORT_GLOB) if p.name.endswith(("_fp32.onnx", "_int8.onnx"))]
     if not found:
         raise CheckpointError(
-            f"no exported model under {root}/*/05_onnx_cpu_profiling/; pass --model FILE, or "
+            f"no exported model under {root}/*/{artifacts.NB05}/; pass --model FILE, or "
             "run `python -m libreface_nb.run --profile fixture --only 05` to export one"
         )
     return max(found, key=lambda p: (p.parent.parent.name, p.name.endswith("_int8.onnx")))

@@ -293,8 +293,9 @@ def predict(
 
     Args:
         paths: a file, a folder (its images and videos, sorted) or a list of them.
-        model: an exported ``…_fp32.onnx``/``…_int8.onnx`` (default: the newest under
-            ``outputs/runs/*/05_onnx_cpu_profiling/``), a ``.pt`` model file or a FaceModel.
+        model: an exported ``…_fp32.onnx``/``…_int8.onnx`` (default: the newest of notebook 05's
+            exports, ``outputs/runs/`` + :data:`libreface_nb.artifacts.EXPORT_GLOB`), a ``.pt``
+            model file or a FaceModel.
         backend: ``"ort"`` (ONNX Runtime) or ``"torch"`` (a FaceModel, also on CUDA).
         threads: the model's intra-op threads (None: the library's default).
         device: torch device for ``backend="torch"``.

@@ -3,10 +3,11 @@
 The views in :mod:`libreface_nb.widgets.views` only wire widgets to these functions, so each
 computation is tested on its own and the notebook's static figures come from the same numbers.
 
-- :func:`load_student` finds the run's student: ``05_onnx_cpu_profiling/student_fp32.onnx``
-  (notebook 05) for predictions and ``03_resnet18_distillation/student/model.pt`` (notebook 03)
-  for Grad-CAM; either one is enough. No model → :class:`~libreface_nb.errors.CheckpointError`
-  whose message says which notebook to run.
+- :func:`load_student` finds the run's student:
+  :data:`~libreface_nb.artifacts.NB05_STUDENT_FP32` (notebook 05) for predictions and
+  :data:`~libreface_nb.artifacts.NB03_STUDENT_MODEL` (notebook 03) for Grad-CAM; either one is
+  enough. No model → :class:`~libreface_nb.errors.CheckpointError` whose message says which
+  notebook to run.
 - :func:`analyze_image` finds every face (MediaPipe, largest first), aligns it (LibreFace quad,
   256×256) and runs the model: one :class:`FaceResult` per face, with the row the results
   table of :func:`libreface_nb.predict` would have for it (:mod:`libreface_nb.infer.columns`).
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from libreface_nb import artifacts
 from libreface_nb.config import ALIGNED_SIZE, DETECTION_THRESHOLD
 from libreface_nb.errors import CheckpointError, RunError, UnreadableInputError
 
@@ -31,8 +33,8 @@ log = logging.getLogger(__name__)
 
 #: Where the explorer looks for the run's student, relative to the run folder (first found wins
 #: for predictions; the torch file also gives Grad-CAM).
-ONNX_STUDENT = "05_onnx_cpu_profiling/student_fp32.onnx"
-TORCH_STUDENT = "03_resnet18_distillation/student/model.pt"
+ONNX_STUDENT = artifacts.NB05_STUDENT_FP32
+TORCH_STUDENT = artifacts.NB03_STUDENT_MODEL
 #: Bundled photos (they ship with scikit-image and matplotlib; tests/faces_helpers.py).
 SAMPLES = ("astronaut", "grace_hopper", "two_faces")
 
