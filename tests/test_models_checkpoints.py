@@ -13,6 +13,10 @@ from torch import nn
 
 from libreface_nb.errors import CheckpointError
 from libreface_nb.models.checkpoints import (
+    LIBREFACE_FILES,
+    REPVGG_DETECTION_OFFSET,
+    libreface_model,
+    libreface_weights,
     load_cnn_encoder,
     load_libreface_student,
     load_student_init,
@@ -260,7 +264,7 @@ def test_student_file_with_a_stray_key_is_refused(tmp_path):
 def test_student_import_refuses_a_vit(tmp_path):
     path = _save(tmp_path / "s.pth", _LibreFaceStudent(joint=False).state_dict())
     model = create_model(ModelConfig("vit", vit_size="tiny", img_size=32))
-    with pytest.raises(CheckpointError, match="ResNets; model is 'vit'"):
+    with pytest.raises(CheckpointError, match="needs a ResNet, model is 'vit'"):
         load_libreface_student(model, path)
 
 
@@ -301,3 +305,95 @@ def test_cnn_weights_with_missing_blocks_are_refused_strictly(tmp_path):
         CheckpointError, match=r"cut\.pth: does not fit resnet18: .*missing: layer4"
     ):
         load_cnn_encoder(create_model(ModelConfig("resnet18")), path)
+
+
+# --- LibreFace 0.2.0's RepVGG-A0 students and weights folder ---------------------------------
+
+
+class _LibreFaceRepVGG(nn.Module):
+    """timm ``repvgg_a0`` with ``head.fc`` → ``Sequential(head.fc, Linear(1000, 512))`` as
+    ``encoder``, then ``classifier`` 512 → 128 → K, with a final Sigmoid (AU intensity, FER) or
+    without (AU detection): LibreFace 0.2.0's layout, written here from its key names."""
+
+    def __init__(self, out: int, sigmoid: bool):
+        super().__init__()
+        import timm
+
+        enc = timm.create_model("repvgg_a0", pretrained=False)
+        enc.head.fc = nn.Sequential(enc.head.fc, nn.Linear(1000, 512))
+        self.encoder = enc
+        self.classifier = _head(out) if sigmoid else _head(out)[:-1]
+
+    def forward(self, x):
+        return self.classifier(self.encoder(x).flatten(1))
+
+
+def test_repvgg_file_keys_are_libreface_layout():
+    keys = set(_LibreFaceRepVGG(12, sigmoid=False).state_dict())
+    assert {"encoder.head.fc.0.weight", "encoder.head.fc.1.weight", "classifier.4.bias"} <= keys
+    assert (
+        "encoder.stem.conv_kxk.conv.weight" in keys
+        and "encoder.stages.3.0.conv_1x1.bn.bias" in keys
+    )
+
+
+@pytest.mark.parametrize("out,sigmoid", [(12, False), (8, True)])
+def test_libreface_repvgg_students_load_and_decide_as_libreface(tmp_path, out, sigmoid):
+    torch.manual_seed(0)
+    ref = _LibreFaceRepVGG(out, sigmoid).eval()
+    _randomise_bn(ref)
+    path = _save(tmp_path / "repvgg.pt", ref.state_dict())
+    model, report = libreface_model(path, img_size=64)
+    assert model.config.arch == "repvgg_a0" and report.missing == [] and report.unexpected == []
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        want, got = ref(x), model(x)
+    if out == 12:  # AU detection: LibreFace keeps raw ≥ 0.5; here sigmoid ≥ 0.5, i.e. raw' ≥ 0
+        assert model.tasks == ("detection",) and "last bias" in report.notes[0]
+        torch.testing.assert_close(got["detection"], want - REPVGG_DETECTION_OFFSET)
+        assert torch.equal(torch.sigmoid(got["detection"]) >= 0.5, want >= 0.5)
+    else:  # FER: LibreFace's argmax of per-class sigmoids = argmax of the softmax here
+        assert model.tasks == ("expression",)
+        torch.testing.assert_close(torch.sigmoid(got["expression"]), want, rtol=1e-5, atol=1e-6)
+        assert torch.equal(torch.softmax(got["expression"], 1).argmax(1), want.argmax(1))
+
+
+def test_repvgg_file_into_a_resnet_is_refused(tmp_path):
+    path = _save(tmp_path / "det.pt", _LibreFaceRepVGG(12, sigmoid=False).state_dict())
+    with pytest.raises(CheckpointError, match="needs repvgg_a0 with encoder_classes=1000"):
+        load_libreface_student(create_model(ModelConfig("resnet18", ("detection",))), path)
+
+
+def test_libreface_model_builds_the_resnet_students(tmp_path):
+    path = _save(tmp_path / "combined_resnet.pt", _LibreFaceStudent(joint=True).state_dict())
+    model, _ = libreface_model(path, img_size=64)
+    assert model.config.arch == "resnet18" and model.tasks == ("intensity", "detection")
+    path = _save(tmp_path / "resnet.pt", _LibreFaceStudent(joint=False).state_dict())
+    assert libreface_model(path, img_size=64)[0].tasks == ("intensity",)
+    assert libreface_model(path, "detection", img_size=64)[0].tasks == ("detection",)
+
+
+def _touch_folder(root, rels):
+    for rel in rels:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"")
+    return root
+
+
+def test_libreface_weights_follows_model_choice_and_falls_back(tmp_path):
+    every = _touch_folder(tmp_path / "all", LIBREFACE_FILES)
+    joint = libreface_weights(every)
+    assert [(p.relative_to(every).as_posix(), t) for p, t in joint] == [
+        ("AU_Recognition/weights/combined_resnet.pt", ("intensity", "detection")),
+        ("Facial_Expression_Recognition/weights/repvgg.pt", ("expression",)),
+    ]
+    sep = [p.relative_to(every).as_posix() for p, _ in libreface_weights(every, "separate")]
+    assert sep == [
+        "AU_Recognition/weights/repvgg.pt",
+        "AU_Detection/weights/repvgg.pt",
+        "Facial_Expression_Recognition/weights/repvgg.pt",
+    ]
+    video_only = _touch_folder(tmp_path / "v", ["AU_Recognition/weights/combined_repvgg.pt"])
+    assert [t for _, t in libreface_weights(video_only, "separate")] == [("intensity", "detection")]
+    with pytest.raises(CheckpointError, match="no LibreFace weights"):
+        libreface_weights(tmp_path / "empty")

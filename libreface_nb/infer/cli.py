@@ -4,6 +4,7 @@
     libreface-nb predict PATH... --out-dir DIR [--format csv|parquet]   # one file per input
     libreface-nb export CHECKPOINT --out DIR [--name student] [--calibrate STORE_DIR]
     libreface-nb import-libreface CHECKPOINT --out FILE [--task intensity|detection]
+    libreface-nb predict PATH... --model LIBREFACE_WEIGHTS_DIR [--libreface-choice joint|separate]
 
 ``--out-dir`` writes ``<stem>.<format>`` per input file (inputs from different folders with the
 same stem get ``<stem>-<hash8>``) and skips inputs whose file exists: files appear atomically
@@ -176,21 +177,35 @@ def export_main(argv: list[str]) -> int:
 
 def import_main(argv: list[str]) -> int:
     """``libreface-nb import-libreface``; returns the exit code."""
-    from libreface_nb.export.libreface import import_libreface
+    from libreface_nb.models.checkpoints import libreface_model
+    from libreface_nb.models.factory import save_model
 
     p = argparse.ArgumentParser(
         prog="libreface-nb import-libreface",
-        description="LibreFace's released ResNet-18 student → …_fp32.onnx or a .pt model.",
+        description="A LibreFace 0.2.0 student (ResNet-18 or RepVGG-A0) → …_fp32.onnx or .pt.",
     )
     p.add_argument("checkpoint", help="a LibreFace student file ({'model': state_dict})")
     p.add_argument("--out", required=True, help="…_fp32.onnx (for predict) or .pt")
     p.add_argument("--task", choices=("intensity", "detection"), help="for a 12-output head")
     p.add_argument("--img-size", type=int, default=224)
     args = p.parse_args(argv)
+    out = Path(args.out)
     try:
-        out = import_libreface(args.checkpoint, args.out, task=args.task, img_size=args.img_size)
-    except LibreFaceError as exc:
+        if out.suffix not in (".onnx", ".pt"):
+            raise ConfigError(f"{out}: write the imported model as …_fp32.onnx or .pt")
+        model, report = libreface_model(args.checkpoint, args.task, args.img_size)
+        if out.suffix == ".onnx":
+            from libreface_nb.export.onnx import export_onnx
+
+            out = export_onnx(model, out, source=str(args.checkpoint), training_data="")
+        else:
+            extra = {"imported_from": "libreface", "source": str(args.checkpoint)}
+            out = save_model(out, model, extra=extra)
+    except (LibreFaceError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{out}: LibreFace student from {args.checkpoint}")
+    arch = model.config.arch
+    print(f"{out}: LibreFace {arch} student ({', '.join(model.tasks)}) from {args.checkpoint}")
+    for note in report.notes:
+        print(f"note: {note}")
     return 0

@@ -38,6 +38,46 @@ patch size or depth differs from the model's is refused, naming both.
 
 LibreFace's heads end in a Sigmoid (no weights): the raw outputs here are the values before it.
 
+LibreFace 0.2.0 also loads RepVGG-A0 students (timm ``repvgg_a0`` whose classifier ``head.fc``
+is replaced by ``Sequential(head.fc, Linear(1000 → 512))``, then the same 512 → 128 → K head):
+
+| file key (``{"model": sd}``)        | model key (``repvgg_a0``, ``encoder_classes=1000``) |
+|-------------------------------------|-----------------------------------------------------|
+| ``encoder.head.fc.0.*`` [1000, 1280] | ``encoder.head.fc.*`` (timm's ImageNet classifier)  |
+| ``encoder.head.fc.1.*`` [512, 1000]  | ``neck.*``                                          |
+| ``encoder.<timm key>``               | ``encoder.<timm key>`` (``stem.*``, ``stages.*``)   |
+| ``classifier.{0,2,4}.*``             | ``heads.<task>.{0,2,4}.*``                          |
+
+The timm keys are those of timm 1.0's ``repvgg_a0`` before re-parameterisation (``conv_kxk``,
+``conv_1x1``, ``identity`` branches); LibreFace 0.2.0 pins timm 1.0.9.
+
+**Every model LibreFace 0.2.0 loads** (its ``inference.py`` files; paths under its weights
+folder, ``weights_libreface/`` by default), with the architecture its code builds for each file
+and the activation it applies (:data:`LIBREFACE_FILES`, :func:`libreface_weights`):
+
+| file (under the weights folder)                     | built as  | heads                  |
+|-----------------------------------------------------|-----------|------------------------|
+| ``AU_Recognition/weights/combined_resnet.pt``       | ResNet-18 | intensity + detection  |
+| ``AU_Recognition/weights/combined_repvgg.pt``       | ResNet-18 | intensity + detection  |
+| ``AU_Recognition/weights/repvgg.pt``                | ResNet-18 | intensity              |
+| ``AU_Recognition/weights/resnet.pt``                | ResNet-18 | intensity              |
+| ``AU_Detection/weights/repvgg.pt``                  | RepVGG-A0 | detection              |
+| ``Facial_Expression_Recognition/weights/repvgg.pt`` | RepVGG-A0 | expression (8 classes) |
+
+The joint files are LibreFace's default ``model_choice`` (``combined_resnet.pt`` on its image
+path, ``combined_repvgg.pt``, a ResNet-18 despite its name, on its video path); the intensity
+files are its ``separate_prediction_heads`` choice (``repvgg.pt`` for images, ``resnet.pt`` for
+videos, both built as ResNet-18), with the detection RepVGG.
+
+Activations and decisions, LibreFace's → here: intensity ``clamp(5·sigmoid, 0, 5)`` → the same;
+the ResNet detection head's ``sigmoid ≥ 0.5`` → the same; the RepVGG detection head has **no**
+Sigmoid and LibreFace thresholds its raw output at 0.5 (i.e. a probability of sigmoid(0.5) ≈
+0.622): on import the head's last bias is lowered by :data:`REPVGG_DETECTION_OFFSET` (0.5), so
+that ``sigmoid(raw) ≥ 0.5`` here is exactly LibreFace's decision (the ``AU…_prob`` columns are
+then ``sigmoid(raw_LibreFace − 0.5)``; the import report says so); the expression head ends in a
+per-class Sigmoid and LibreFace takes the argmax: here a softmax over the same raw values (same
+argmax, LIBREFACE_FACTS §1 class order).
+
 **CNN encoders** (:func:`load_cnn_encoder`): a timm or torchvision state dict with timm's key
 names (torchvision's ResNets share them: ``conv1``, ``bn1``, ``layer1``…), e.g. ImageNet
 weights a user keeps locally (LibreFace initialises its student from torchvision's ImageNet
@@ -277,17 +317,89 @@ def load_vit_encoder(model: nn.Module, path: str | Path, *, strict: bool = False
 # --- LibreFace students --------------------------------------------------------------------
 
 
+#: The two student architectures of LibreFace's released files → a key only that layout has.
+LIBREFACE_ARCHS = {"resnet18": "encoder.0.weight", "repvgg_a0": "encoder.stem.conv_kxk.conv.weight"}
+#: LibreFace's RepVGG-A0 neck: timm's 1000-way classifier, then Linear(1000 → 512).
+REPVGG_CLASSES = 1000
+#: LibreFace 0.2.0's AU_Detection RepVGG head has no Sigmoid and its code keeps ``raw ≥ 0.5``:
+#: this is subtracted from the imported head's last bias so that ``sigmoid ≥ 0.5`` decides alike.
+REPVGG_DETECTION_OFFSET = 0.5
+_REPVGG_NECK = {"encoder.head.fc.0.": "encoder.head.fc.", "encoder.head.fc.1.": "neck."}
+
+#: LibreFace 0.2.0's weight files (relative to its weights folder) → (architecture, tasks).
+LIBREFACE_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "AU_Recognition/weights/combined_resnet.pt": ("resnet18", ("intensity", "detection")),
+    "AU_Recognition/weights/combined_repvgg.pt": ("resnet18", ("intensity", "detection")),
+    "AU_Recognition/weights/resnet.pt": ("resnet18", ("intensity",)),
+    "AU_Recognition/weights/repvgg.pt": ("resnet18", ("intensity",)),
+    "AU_Detection/weights/repvgg.pt": ("repvgg_a0", ("detection",)),
+    "Facial_Expression_Recognition/weights/repvgg.pt": ("repvgg_a0", ("expression",)),
+}
+#: LibreFace's ``model_choice`` → its files in the order tried (its image path's file first).
+LIBREFACE_CHOICES = {
+    "joint": (
+        "AU_Recognition/weights/combined_resnet.pt",
+        "AU_Recognition/weights/combined_repvgg.pt",
+    ),
+    "separate": (
+        "AU_Recognition/weights/repvgg.pt",
+        "AU_Recognition/weights/resnet.pt",
+        "AU_Detection/weights/repvgg.pt",
+    ),
+}
+LIBREFACE_FER = "Facial_Expression_Recognition/weights/repvgg.pt"
+
+
+def libreface_arch(sd: dict[str, torch.Tensor]) -> str:
+    """``"resnet18"`` or ``"repvgg_a0"``: the student layout of a LibreFace state dict."""
+    for arch, key in LIBREFACE_ARCHS.items():
+        if key in sd:
+            return arch
+    raise CheckpointError(
+        f"not a LibreFace student: none of {sorted(LIBREFACE_ARCHS.values())} "
+        f"(keys {sorted(sd)[:4]} …)"
+    )
+
+
+def libreface_student_tasks(
+    sd: dict[str, torch.Tensor], task: str | None = None
+) -> tuple[str, ...]:
+    """The tasks of a LibreFace student state dict.
+
+    ``classifier_2`` → the joint ``("intensity", "detection")``; 8 outputs → ``expression``;
+    12 outputs → ``task`` if given, else ``intensity`` for a ResNet and ``detection`` for a
+    RepVGG (the only 12-output files LibreFace 0.2.0 builds as each).
+    """
+    if any(k.startswith("classifier_2.") for k in sd):
+        return ("intensity", "detection")
+    key = "classifier.4.weight"
+    if key not in sd:
+        raise CheckpointError(f"not a LibreFace student: no {key!r} (keys {sorted(sd)[:4]} …)")
+    k = int(sd[key].shape[0])
+    if k == 8:
+        return ("expression",)
+    if k != 12:
+        raise CheckpointError(f"a LibreFace head with {k} outputs: expected 8 or 12")
+    if task not in (None, "intensity", "detection"):
+        raise CheckpointError(f"a 12-output LibreFace head is intensity or detection, not {task!r}")
+    return (task or ("detection" if libreface_arch(sd) == "repvgg_a0" else "intensity"),)
+
+
 def map_libreface_student(
     sd: dict[str, torch.Tensor], tasks: tuple[str, ...]
 ) -> dict[str, torch.Tensor]:
-    """LibreFace student keys → :class:`FaceModel` keys (table in the module docstring)."""
+    """LibreFace student keys → :class:`FaceModel` keys (tables in the module docstring)."""
     heads = {"classifier": tasks[0]}
     if len(tasks) > 1:
         heads["classifier_2"] = tasks[1]
+    repvgg = libreface_arch(sd) == "repvgg_a0"
     out = {}
     for k, v in sd.items():
         head, _, rest = k.partition(".")
-        if head == "encoder":
+        if head == "encoder" and repvgg:
+            prefix = next((p for p in _REPVGG_NECK if k.startswith(p)), None)
+            out[_REPVGG_NECK[prefix] + k[len(prefix) :] if prefix else k] = v
+        elif head == "encoder":
             idx, _, tail = rest.partition(".")
             if idx not in _STUDENT_ENCODER:
                 raise CheckpointError(f"unknown encoder index in key {k!r}")
@@ -299,18 +411,34 @@ def map_libreface_student(
     return out
 
 
-def load_libreface_student(model: FaceModel, path: str | Path) -> ImportReport:
-    """Load one of LibreFace's released ResNet students into ``model``, strictly.
+def _fits_libreface(model: FaceModel) -> str | None:
+    """The LibreFace layout ``model`` can take, or None."""
+    cfg = model.config
+    if cfg.arch == "repvgg_a0" and cfg.encoder_classes == REPVGG_CLASSES:
+        return "repvgg_a0"
+    if hasattr(model.encoder, "layer4") and not cfg.encoder_classes:
+        return "resnet18"
+    return None
 
-    ``model`` must be a timm ResNet :class:`FaceModel` with one task (single-head file) or the
-    tasks ``("intensity", "detection")`` (joint file, ``classifier_2`` = detection).
+
+def load_libreface_student(model: FaceModel, path: str | Path) -> ImportReport:
+    """Load one of LibreFace's released students into ``model``, strictly.
+
+    ``model``: a timm ResNet :class:`FaceModel` (ResNet-18 files) or a ``repvgg_a0`` one with
+    ``encoder_classes=1000`` (RepVGG files), with one task (single-head file) or the tasks
+    ``("intensity", "detection")`` (joint file, ``classifier_2`` = detection). A RepVGG
+    detection head gets LibreFace's decision (:data:`REPVGG_DETECTION_OFFSET`, noted).
     """
     path = Path(path)
-    if not hasattr(model.encoder, "layer4") or model.config.encoder_classes:
-        raise CheckpointError(
-            f"{path}: LibreFace students are ResNets; model is {model.config.arch!r}"
-        )
     sd = read_state_dict(path)
+    arch = libreface_arch(sd) if any(k in sd for k in LIBREFACE_ARCHS.values()) else "resnet18"
+    fits = _fits_libreface(model)
+    if fits != arch:
+        want = "a ResNet" if arch == "resnet18" else "repvgg_a0 with encoder_classes=1000"
+        raise CheckpointError(
+            f"{path}: LibreFace students are ResNets or RepVGG-A0s; this file needs {want}, "
+            f"model is {model.config.arch!r}"
+        )
     n_heads = 2 if any(k.startswith("classifier_2.") for k in sd) else 1
     if n_heads != len(model.tasks):
         kind = "two heads (joint intensity + detection)" if n_heads == 2 else "one head"
@@ -320,7 +448,8 @@ def load_libreface_student(model: FaceModel, path: str | Path) -> ImportReport:
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
     target = model.state_dict()
-    report = ImportReport(str(path), "libreface-student")
+    layout = "libreface-student" + ("-repvgg" if arch != "resnet18" else "")
+    report = ImportReport(str(path), layout)
     report.missing = sorted(set(target) - set(mapped))
     report.unexpected = sorted(set(mapped) - set(target))
     bad = [
@@ -333,10 +462,75 @@ def load_libreface_student(model: FaceModel, path: str | Path) -> ImportReport:
             f"{path}: does not fit {model.config.arch} {model.tasks}: {report.summary()}"
             + ("; shapes differ: " + "; ".join(bad[:5]) if bad else "")
         )
+    if arch == "repvgg_a0" and model.tasks == ("detection",):
+        key = "heads.detection.4.bias"
+        mapped[key] = mapped[key] - REPVGG_DETECTION_OFFSET
+        report.notes.append(
+            f"RepVGG detection head (no Sigmoid in LibreFace, which keeps raw ≥ "
+            f"{REPVGG_DETECTION_OFFSET}): last bias − {REPVGG_DETECTION_OFFSET}, so sigmoid ≥ 0.5 "
+            "here is LibreFace's decision"
+        )
     model.load_state_dict(mapped, strict=True)
     report.loaded = sorted(mapped)
     log.info("LibreFace student import: %s", report.summary())
     return report
+
+
+def libreface_model(
+    path: str | Path, task: str | None = None, img_size: int = 224
+) -> tuple[FaceModel, ImportReport]:
+    """A :class:`FaceModel` built for a LibreFace student file and loaded from it (eval mode).
+
+    The architecture comes from the keys (:data:`LIBREFACE_ARCHS`), the tasks from the heads
+    (:func:`libreface_student_tasks`; ``task`` picks intensity/detection for a 12-output head).
+    """
+    from libreface_nb.models.factory import ModelConfig, create_model
+
+    sd = read_state_dict(path)
+    arch = libreface_arch(sd)
+    tasks = libreface_student_tasks(sd, task)
+    classes = REPVGG_CLASSES if arch == "repvgg_a0" else 0
+    cfg = ModelConfig(arch=arch, tasks=tasks, img_size=img_size, encoder_classes=classes)
+    model = create_model(cfg)
+    report = load_libreface_student(model, path)
+    return model.eval(), report
+
+
+def libreface_weights(folder: str | Path, choice: str = "joint") -> list[tuple[Path, tuple]]:
+    """The files of a LibreFace 0.2.0 weights folder that ``predict`` runs, with their tasks.
+
+    Args:
+        folder: LibreFace's ``weights_download_dir`` (holding ``AU_Recognition/``,
+            ``AU_Detection/``, ``Facial_Expression_Recognition/``).
+        choice: LibreFace's ``model_choice``: ``"joint"`` (its default: one ResNet-18 with the
+            intensity and detection heads) or ``"separate"`` (the intensity ResNet-18 and the
+            detection RepVGG). When the chosen files are absent the other choice's are used.
+
+    Returns:
+        ``[(file, tasks)]``: the AU file(s), then the expression file if present. Within a choice,
+        the file LibreFace's image path loads is preferred over its video path's.
+    """
+    folder = Path(folder)
+    if choice not in LIBREFACE_CHOICES:
+        raise CheckpointError(f"choice must be one of {sorted(LIBREFACE_CHOICES)}, got {choice!r}")
+    found: list[tuple[Path, tuple]] = []
+    for pick in (choice, *(c for c in LIBREFACE_CHOICES if c != choice)):
+        have: set[str] = set()
+        for rel in LIBREFACE_CHOICES[pick]:
+            tasks = LIBREFACE_FILES[rel][1]
+            if (folder / rel).is_file() and not have & set(tasks):
+                found.append((folder / rel, tasks))
+                have |= set(tasks)
+        if found:
+            break
+    if (folder / LIBREFACE_FER).is_file():
+        found.append((folder / LIBREFACE_FER, ("expression",)))
+    if not found:
+        raise CheckpointError(
+            f"{folder}: no LibreFace weights; expected some of "
+            + ", ".join(sorted(LIBREFACE_FILES))
+        )
+    return found
 
 
 # --- CNN encoders (e.g. ImageNet weights a user has as a local file) -------------------------
