@@ -9,8 +9,22 @@ mapped to a square. Two warps of the same quad are offered:
   sampling, LANCZOS down to ``size``). Our own code, following §2 step 5.
 - ``"fast"`` (default): one ``cv2.warpAffine`` of the same quad to ``size``×``size``. Huge quads
   are first shrunk with area averaging (INTER_AREA) so the bilinear warp never aliases; the same
-  crop edges get the same reflect border, and where the reference pads, the same blur and median
+  crop edges get the same border, and where the reference pads, the same blur and median
   blend are applied with the reference's weights, computed in closed form on the output grid.
+
+Beyond the image edge (``border``), both methods offer two fills:
+
+- ``"reflect"`` (the default of both, unchanged): the FFHQ recipe's mirrored copy of the image,
+  blurred and median-blended; a face cut by the top edge of the frame gets a blurred mirror image
+  of itself above the forehead ("ghost face");
+- ``"constant"``: LibreFace 0.2.0's own fill (its aligner pads with zeros before the same blur and
+  median blend, the median taken over the padded image zeros included): a dark, blurred band.
+  **LibreFace parity needs** ``border="constant"`` (and, for its pip package, ``size=512``). The
+  fast path takes the median of the crop's pixels plus the zero frame's count (the reference's
+  median before its blur step, which moves it by a grey level or so at most).
+
+The default stays ``"reflect"`` for now: models trained with this workbook were trained on it
+(a long measured training run depends on it); flipping the default to ``"constant"`` is pending.
 
 Coordinates: landmarks and quads are in pixel-index coordinates of the input image (pixel ``i``
 is centred at ``i``), as in the FFHQ recipe, which adds 0.5 before Pillow's QUAD transform.
@@ -23,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from libreface_nb.config import ALIGNED_SIZE
-from libreface_nb.faces.align_reference import align_reference
+from libreface_nb.faces.align_reference import BORDERS, align_reference
 from libreface_nb.faces.quad import (  # noqa: F401 - re-exported: align's public geometry
     EYE_A,
     EYE_B,
@@ -48,6 +62,7 @@ def align_face(
     method: str = "fast",
     *,
     transform_size: int | None = None,
+    border: str = "reflect",
 ) -> np.ndarray:
     """Aligned face crop.
 
@@ -59,22 +74,29 @@ def align_face(
         transform_size: ``"reference"`` only: side of the intermediate square (LibreFace's
             training script used 4096; default ``4 * size``, which differs from 4096 by less
             than 0.2 grey levels on average).
+        border: fill beyond the image edge: ``"reflect"`` (default, the FFHQ recipe's mirror)
+            or ``"constant"`` (LibreFace 0.2.0's dark fill; needed for LibreFace parity). See
+            the module docstring; the default is kept until the pending switch.
 
     Returns:
         uint8 ``[size, size, 3]``.
     """
     from libreface_nb.faces.io import to_rgb_uint8
 
+    if border not in BORDERS:
+        raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
     img = to_rgb_uint8(image)
     quad = as_quad(landmarks_or_quad)
     if method == "fast":
-        return _align_fast(img, quad, size)
+        return _align_fast(img, quad, size, border)
     if method == "reference":
-        return align_reference(img, quad, size, transform_size or 4 * size)
+        return align_reference(img, quad, size, transform_size or 4 * size, border)
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def _align_fast(img: np.ndarray, quad: np.ndarray, size: int) -> np.ndarray:
+def _align_fast(
+    img: np.ndarray, quad: np.ndarray, size: int, border: str = "reflect"
+) -> np.ndarray:
     """One affine warp of ``quad`` to ``size``×``size`` (see the module docstring)."""
     import cv2
 
@@ -100,23 +122,46 @@ def _align_fast(img: np.ndarray, quad: np.ndarray, size: int) -> np.ndarray:
         quad_to_affine(q, size * k),
         (size * k, size * k),
         flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REFLECT_101,
+        borderMode=cv2.BORDER_REFLECT_101 if border == "reflect" else cv2.BORDER_CONSTANT,
+        borderValue=0,
     )
     if k > 1:
         out = cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
     if max(pad) > 0:
-        out = _blend_padding(out, quad_to_affine(q, size), sub.shape[:2], np.array(pad) / pre, size)
+        pads = np.array(pad) / pre
+        median = None if border == "reflect" else _padded_median(sub, pads)
+        out = _blend_padding(out, quad_to_affine(q, size), sub.shape[:2], pads, size, median)
+    return out
+
+
+def _padded_median(sub: np.ndarray, pad: np.ndarray) -> np.ndarray:
+    """Per-channel median of ``sub`` padded with zeros by ``pad`` (left, top, right, bottom):
+    the reference's median for ``border="constant"``, before its blur step."""
+    h, w = sub.shape[:2]
+    zeros = (h + pad[1] + pad[3]) * (w + pad[0] + pad[2]) - h * w
+    half = (h * w + zeros) / 2.0
+    out = np.empty(3, np.float32)
+    for c in range(3):
+        counts = np.bincount(sub[..., c].ravel(), minlength=256).astype(np.float64)
+        counts[0] += zeros
+        out[c] = float(np.searchsorted(np.cumsum(counts), half))
     return out
 
 
 def _blend_padding(
-    out: np.ndarray, m: np.ndarray, sub_shape: tuple[int, int], pad: np.ndarray, size: int
+    out: np.ndarray,
+    m: np.ndarray,
+    sub_shape: tuple[int, int],
+    pad: np.ndarray,
+    size: int,
+    median: np.ndarray | None = None,
 ) -> np.ndarray:
     """The reference's blurred + median fill of padded areas, computed on the output grid.
 
     The reference weights, on the padded crop, are ``mask = max(-x/pl, (x-W+1)/pr, -y/pt,
     (y-H+1)/pb)`` (x, y = crop pixel indices): blur weight ``clip(3·mask + 1, 0, 1)``, median
-    weight ``clip(mask, 0, 1)``, blur σ = 0.02·qsize (= 0.02·size on the output).
+    weight ``clip(mask, 0, 1)``, blur σ = 0.02·qsize (= 0.02·size on the output). ``median``:
+    the fill's median per channel (None: the median of the blurred output, the reflect case).
     """
     import cv2
 
@@ -131,6 +176,7 @@ def _blend_padding(
     f = out.astype(np.float32)
     blurred = cv2.GaussianBlur(f, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
     f += (blurred - f) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)[:, :, None]
-    median = np.median(f.reshape(-1, 3), axis=0)
+    if median is None:
+        median = np.median(f.reshape(-1, 3), axis=0)
     f += (median - f) * np.clip(mask, 0.0, 1.0)[:, :, None]
     return np.clip(np.rint(f), 0, 255).astype(np.uint8)

@@ -2,9 +2,18 @@
 
 Slow on purpose: it is the yardstick that :func:`~libreface_nb.faces.align.align_face`'s fast path
 is measured against. Steps: integer shrink of huge faces (area-preserving LANCZOS), crop to the
-quad ± border, reflect padding with a blurred (σ = 0.02·qsize) and median-blended fill, quad →
-square at ``transform_size`` px (bilinear), LANCZOS down to ``size``. Pillow ≥ 10 names the
-filters ``Image.Resampling.*`` (LibreFace's ``Image.ANTIALIAS`` crashes there).
+quad ± border, padding with a blurred (σ = 0.02·qsize) and median-blended fill, quad → square at
+``transform_size`` px (bilinear), LANCZOS down to ``size`` (skipped when ``size`` equals
+``transform_size``). Pillow ≥ 10 names the filters ``Image.Resampling.*`` (LibreFace's
+``Image.ANTIALIAS`` crashes there).
+
+The padding before the blur (``border``): ``"reflect"``, the FFHQ recipe's (a mirrored copy of
+the image, so a face cut by the frame edge gets a blurred mirror image of itself beyond it), or
+``"constant"``, LibreFace 0.2.0's (its aligner's default ``pad_mode='const'``: zeros, then the
+same blur and median blend, where the median is taken over the padded image, zeros included: a
+dark, blurred fill). With ``border="constant"``, ``size = transform_size = 512`` this is LibreFace
+0.2.0's pip-package alignment (LIBREFACE_FACTS §2 step 5: its 512-px quad transform is returned
+as is).
 """
 
 from __future__ import annotations
@@ -13,13 +22,20 @@ import numpy as np
 
 from libreface_nb.faces.quad import crop_and_pad, quad_size, shrink_factor
 
+BORDERS = ("reflect", "constant")
 
-def _blurred_padding(img: np.ndarray, pad: tuple[int, ...], qsize: float) -> np.ndarray:
-    """Reflect-pad ``img`` by ``pad`` (left, top, right, bottom) and soften the padded area."""
+
+def _blurred_padding(
+    img: np.ndarray, pad: tuple[int, ...], qsize: float, border: str = "reflect"
+) -> np.ndarray:
+    """Pad ``img`` by ``pad`` (left, top, right, bottom; ``border`` mode: ``reflect`` or zeros)
+    and soften the padded area."""
     from scipy.ndimage import gaussian_filter
 
+    if border not in BORDERS:
+        raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
     pl, pt, pr, pb = pad
-    f = np.pad(img.astype(np.float32), ((pt, pb), (pl, pr), (0, 0)), mode="reflect")
+    f = np.pad(img.astype(np.float32), ((pt, pb), (pl, pr), (0, 0)), mode=border)
     h, w = f.shape[:2]
     y, x, _ = np.ogrid[:h, :w, :1]
     x = x.astype(np.float32)
@@ -36,9 +52,10 @@ def _blurred_padding(img: np.ndarray, pad: tuple[int, ...], qsize: float) -> np.
 
 
 def align_reference(
-    img: np.ndarray, quad: np.ndarray, size: int, transform_size: int
+    img: np.ndarray, quad: np.ndarray, size: int, transform_size: int, border: str = "reflect"
 ) -> np.ndarray:
-    """Reference alignment of uint8 RGB ``img`` ``[H, W, 3]`` by ``quad`` ``[4, 2]``.
+    """Reference alignment of uint8 RGB ``img`` ``[H, W, 3]`` by ``quad`` ``[4, 2]``
+    (``border``: see the module docstring).
 
     Returns:
         uint8 ``[size, size, 3]``.
@@ -58,7 +75,7 @@ def align_reference(
     pil = pil.crop(crop)
     quad -= np.array(crop[:2], dtype=np.float64)
     if max(pad) > 0:
-        pil = Image.fromarray(_blurred_padding(np.asarray(pil), pad, qsize))
+        pil = Image.fromarray(_blurred_padding(np.asarray(pil), pad, qsize, border))
         quad += np.array(pad[:2], dtype=np.float64)
     out = pil.transform(
         (transform_size, transform_size),
