@@ -36,7 +36,18 @@ def _predict_parser() -> argparse.ArgumentParser:
         description="AU intensities/presences, expressions and head pose per frame and face.",
     )
     p.add_argument("paths", nargs="+", help="images, videos or folders")
-    p.add_argument("--model", help="…_fp32.onnx/…_int8.onnx (default: newest under outputs/runs)")
+    p.add_argument(
+        "--model",
+        help="…_fp32.onnx/…_int8.onnx (default: newest under outputs/runs), a .pt model, or a "
+        "LibreFace 0.2.0 weights folder (AU_Recognition/, AU_Detection/, …)",
+    )
+    p.add_argument(
+        "--libreface-choice",
+        choices=("joint", "separate"),
+        default="joint",
+        help="with a LibreFace weights folder: its model_choice (joint: one ResNet-18 with both "
+        "AU heads, LibreFace's default; separate: the intensity ResNet-18 + detection RepVGG)",
+    )
     dest = p.add_mutually_exclusive_group(required=True)
     dest.add_argument("--out", help="one results file, .csv or .parquet")
     dest.add_argument("--out-dir", help="one results file per input; inputs done are skipped")
@@ -74,17 +85,27 @@ def predict_main(argv: list[str]) -> int:
     """``libreface-nb predict``; returns the exit code."""
     from tqdm.auto import tqdm
 
-    from libreface_nb.infer.backends import find_default_model, load_backend
-    from libreface_nb.infer.pipeline import PredictOptions, StageTimes, expand_sources
+    from libreface_nb.infer.backends import find_default_model
+    from libreface_nb.infer.pipeline import (
+        PredictOptions,
+        StageTimes,
+        expand_sources,
+        load_any_backend,
+    )
     from libreface_nb.infer.writer import file_format, predict_to_file
 
     args = _predict_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         model = args.model or find_default_model()
-        backend = load_backend(model, args.backend, threads=args.threads, device=args.device)
+        backend = load_any_backend(
+            model, args.backend, threads=args.threads, device=args.device,
+            choice=args.libreface_choice,
+        )  # fmt: skip
         info = backend.info
         print(f"model: {model} ({info.precision}, tasks {', '.join(info.tasks)})")
+        for path, tasks in getattr(backend, "files", []):  # a LibreFace weights folder
+            print(f"  LibreFace {path} ({', '.join(tasks)})")
         if info.synthetic:  # only when the model's metadata says SynthAU
             print(TEACHING_NOTE)
         opts = PredictOptions(

@@ -11,6 +11,16 @@ face store's conventions (:mod:`libreface_nb.faces.preprocess`).
 
 Per-stage wall time (decode, landmarks, align, preprocess in the producer; model and post in the
 consumer) is accumulated in :class:`StageTimes`; the producer's stages overlap the consumer's.
+
+A LibreFace 0.2.0 weights folder runs as :class:`LibreFaceBackend`: each model LibreFace would
+load from it (:func:`libreface_nb.models.checkpoints.libreface_weights`), with LibreFace's own
+input recipe: faces aligned to 512 px with its dark fill beyond the frame edge (``border=
+"constant"``), AU models on the 512 px face resized to 256 (antialiased bilinear, torchvision's
+``Resize`` on a PIL image) and centre-cropped to 224, the expression model on it resized to 224
+(antialiased bicubic, Pillow's default ``Image.resize``); ImageNet normalization before the
+resizes here (they are linear, so only LibreFace's uint8 rounding of the resized images differs).
+The border an exported model was aligned with is the suffix of its ``alignment`` metadata
+(``libreface_quad/fast`` = the default ``reflect``; ``…/constant``).
 """
 
 from __future__ import annotations
@@ -38,6 +48,74 @@ log = logging.getLogger(__name__)
 
 STAGES = ("decode", "landmarks", "align", "preprocess", "model", "post")
 _END = object()
+#: LibreFace 0.2.0's aligned face (its pip package returns the 512-px quad transform as is).
+LIBREFACE_ALIGNED = 512
+LIBREFACE_ALIGNMENT = "libreface_quad/fast/constant"
+
+
+def alignment_border(info: Any) -> str:
+    """The ``border`` of :func:`~libreface_nb.faces.align.align_face` a model's faces need."""
+    return "constant" if str(getattr(info, "alignment", "")).endswith("/constant") else "reflect"
+
+
+class LibreFaceBackend:
+    """The models of a LibreFace 0.2.0 weights folder in torch, with LibreFace's input recipe.
+
+    ``info`` has the tasks of every model found (intensity, detection, expression; LibreFace's
+    ``model_choice`` picks the AU files: ``"joint"`` or ``"separate"``), input = the normalized
+    512-px aligned face; ``run`` resizes it for each model (module docstring) and returns the
+    activated outputs as any backend does. ``files``: ``[(path, tasks)]`` used.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        choice: str = "joint",
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> None:
+        import torch
+
+        from libreface_nb.export.metadata import ModelInfo
+        from libreface_nb.models.checkpoints import libreface_model, libreface_weights
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.device = torch.device(device)
+        self.files = libreface_weights(folder, choice)
+        self.models = []
+        for path, tasks in self.files:
+            model, _ = libreface_model(path, tasks[0] if len(tasks) == 1 else None)
+            self.models.append(model.to(self.device))
+        tasks = tuple(t for _, ts in self.files for t in ts)
+        self.info = ModelInfo.for_tasks(
+            tasks,
+            input_size=LIBREFACE_ALIGNED,
+            aligned_size=LIBREFACE_ALIGNED,
+            transform="fer",  # the whole aligned face, normalized; resized per model in run()
+            alignment=LIBREFACE_ALIGNMENT,
+            source=str(folder),
+            training_data="",
+        )
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+        import torch.nn.functional as F
+
+        from libreface_nb.models.tasks import activate
+
+        outs: dict[str, np.ndarray] = {}
+        with torch.inference_mode():
+            face = torch.from_numpy(x).to(self.device)
+            au = F.interpolate(face, size=(256, 256), mode="bilinear", antialias=True)
+            au = au[:, :, 16:240, 16:240]  # torchvision CenterCrop(224) of 256
+            fer = F.interpolate(face, size=(224, 224), mode="bicubic", antialias=True)
+            for model in self.models:
+                y = model(fer if model.tasks == ("expression",) else au)
+                for task in model.tasks:
+                    name = self.info.outputs[self.info.tasks.index(task)]
+                    outs[name] = activate(task, y[task]).float().cpu().numpy()
+        return outs
 
 
 @dataclass
@@ -185,6 +263,7 @@ class _Producer:
         from libreface_nb.faces.align import align_face, face_quad
         from libreface_nb.faces.pose import head_pose
 
+        border = alignment_border(self.info)
         self.times.frames += 1
         self.next_frame = frame + 1  # where an error row goes if the file then fails
         try:
@@ -204,7 +283,8 @@ class _Producer:
             try:
                 with self.times.stage("align"):
                     lm = np.asarray(face.landmarks, dtype=np.float32)
-                    aligned = align_face(image, face_quad(lm), self.info.aligned_size, "fast")
+                    quad = face_quad(lm)
+                    aligned = align_face(image, quad, self.info.aligned_size, border=border)
                     row["pitch"], row["yaw"], row["roll"] = head_pose(lm)
                 with self.times.stage("preprocess"):
                     x = prepare_faces(aligned[None], self.info)[0]
@@ -277,6 +357,21 @@ def iter_predictions(
         times.wall += time.perf_counter() - t0
 
 
+def load_any_backend(
+    model: Any = None,
+    backend: str = "ort",
+    *,
+    threads: int | None = None,
+    device: str = "cpu",
+    choice: str = "joint",
+) -> Backend:
+    """:func:`~libreface_nb.infer.backends.load_backend`, or a :class:`LibreFaceBackend` when
+    ``model`` is a folder (LibreFace's weights; ``choice`` = its ``model_choice``)."""
+    if isinstance(model, str | Path) and Path(model).is_dir():
+        return LibreFaceBackend(model, choice, device=device, threads=threads)
+    return load_backend(model, backend, threads=threads, device=device)
+
+
 def predict(
     paths: Iterable[str | Path] | str | Path,
     model: Any = None,
@@ -287,6 +382,7 @@ def predict(
     openface_columns: bool = False,
     progress: bool = False,
     times: StageTimes | None = None,
+    libreface_choice: str = "joint",
     **options: Any,
 ) -> pd.DataFrame:
     """AUs, expressions and head pose for images, folders and videos: one row per frame and face.
@@ -295,13 +391,16 @@ def predict(
         paths: a file, a folder (its images and videos, sorted) or a list of them.
         model: an exported ``…_fp32.onnx``/``…_int8.onnx`` (default: the newest of notebook 05's
             exports, ``outputs/runs/`` + :data:`libreface_nb.artifacts.EXPORT_GLOB`), a ``.pt``
-            model file or a FaceModel.
+            model file, a FaceModel, or a LibreFace 0.2.0 weights folder
+            (:class:`LibreFaceBackend`, torch).
         backend: ``"ort"`` (ONNX Runtime) or ``"torch"`` (a FaceModel, also on CUDA).
         threads: the model's intra-op threads (None: the library's default).
         device: torch device for ``backend="torch"``.
         openface_columns: OpenFace 2.0 column names (``AU01_r``, ``AU01_c``, ``success``…).
         progress: a progress bar over rows.
         times: a :class:`StageTimes` to fill with per-stage seconds.
+        libreface_choice: for a LibreFace weights folder, its ``model_choice``: ``"joint"``
+            (LibreFace's default) or ``"separate"``.
         **options: :class:`PredictOptions` fields: ``batch_size`` (16), ``every_nth_frame``
             (1), ``max_faces`` (1), ``detector`` (``"auto"``), ``landmarks`` (False),
             ``track_videos`` (True).
@@ -315,7 +414,7 @@ def predict(
     unknown = sorted(set(options) - known)
     if unknown:
         raise ConfigError(f"unknown predict option(s) {unknown}; known: {sorted(known)}")
-    be = load_backend(model, backend, threads=threads, device=device)
+    be = load_any_backend(model, backend, threads=threads, device=device, choice=libreface_choice)
     parts = []
     with tqdm(disable=not progress, unit="row", desc="predict") as bar:
         for part in iter_predictions(paths, be, PredictOptions(**options), times):

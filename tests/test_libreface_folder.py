@@ -1,0 +1,124 @@
+"""``predict`` with a LibreFace 0.2.0 weights folder: every head it finds, LibreFace's numbers.
+
+The folder holds random weights in LibreFace's file layout (tests/libreface_helpers.py); the
+expected values come from independent reference modules (torchvision / timm with LibreFace's
+heads) on LibreFace's input recipe applied to the reference alignment of the same face.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from faces_helpers import astronaut, save_rgb
+from libreface_helpers import libreface_inputs, weights_folder
+
+from libreface_nb.config import BP4D_AUS, DISFA_AUS, EXPRESSIONS, au_names
+
+torch.set_num_threads(1)
+JOINT = "AU_Recognition/weights/combined_resnet.pt"
+SEPARATE = "AU_Recognition/weights/resnet.pt"
+DETECTION = "AU_Detection/weights/repvgg.pt"
+FER = "Facial_Expression_Recognition/weights/repvgg.pt"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("weights_libreface")
+    return root, weights_folder(root)
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    """The astronaut, and the same photo cut by the top edge through her forehead."""
+    d = tmp_path_factory.mktemp("faces")
+    img = astronaut()
+    return {
+        "whole": save_rgb(d / "whole.png", img),
+        "cut_top": save_rgb(d / "cut_top.png", np.ascontiguousarray(img[75:])),
+    }
+
+
+def _reference(path, modules, choice="joint"):
+    """LibreFace's outputs for the face in ``path``: reference alignment (LibreFace's recipe:
+    dark fill, 512 px straight), its preprocessing, the reference modules."""
+    from libreface_nb.faces.align import align_face, face_quad
+    from libreface_nb.faces.io import read_image
+    from libreface_nb.faces.mesh import detect_faces
+
+    img = read_image(path)
+    quad = face_quad(detect_faces(img)[0].landmarks)
+    aligned = align_face(img, quad, 512, "reference", transform_size=512, border="constant")
+    au, fer = libreface_inputs(aligned)
+    with torch.no_grad():
+        if choice == "joint":
+            inten, det = modules[JOINT](au)
+        else:
+            (inten,), (det,) = modules[SEPARATE](au), modules[DETECTION](au)
+        (exp,) = modules[FER](fer)
+    present = det >= 0.5  # ResNet heads end in a Sigmoid; the RepVGG detection head does not
+    return (inten * 5).clamp(0, 5)[0].numpy(), present[0].numpy(), int(exp.argmax())
+
+
+@pytest.mark.parametrize("choice", ["joint", "separate"])
+@pytest.mark.parametrize("face", ["whole", "cut_top"])
+def test_predict_with_a_libreface_folder_gives_libreface_outputs(folder, faces, choice, face):
+    from libreface_nb import predict
+
+    root, modules = folder
+    t = predict(faces[face], root, backend="torch", libreface_choice=choice)
+    assert t["status"].tolist() == ["ok"]
+    inten, present, exp = _reference(faces[face], modules, choice)
+    got = t.loc[0, au_names(DISFA_AUS)].to_numpy(float)
+    # Measured (2026-12): max |diff| ≤ 0.006 on the 0–5 scale (fast vs reference alignment and
+    # LibreFace's uint8 rounding of its resized images are the only differences); with the
+    # mirror fill (border "reflect") the face cut by the top edge differed by 0.45–0.65.
+    assert np.abs(got - inten).max() <= 0.02, np.abs(got - inten).max()
+    bp4d = [f"{au}_present" for au in au_names(BP4D_AUS)]
+    assert t.loc[0, bp4d].to_numpy(float).tolist() == present.astype(float).tolist()
+    assert t.loc[0, "expression"] == EXPRESSIONS[exp]
+
+
+def test_folder_columns_and_cli(folder, faces, tmp_path, capsys):
+    from libreface_nb import cli
+
+    root, _ = folder
+    out = tmp_path / "r.csv"
+    argv = ["predict", str(faces["whole"]), "--model", str(root), "--out", str(out),
+            "--libreface-choice", "separate", "--no-progress"]  # fmt: skip
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "tasks intensity, detection, expression" in text
+    assert SEPARATE in text and DETECTION in text and FER in text and "for teaching" not in text
+    t = pd.read_csv(out)
+    for col in ("AU26", "AU24_prob", "AU24_present", "prob_Contempt", "expression"):
+        assert col in t.columns, col
+
+
+def test_folder_with_the_expression_model_only(tmp_path, faces):
+    from libreface_nb import predict
+
+    weights_folder(tmp_path, files=(FER,))
+    t = predict(faces["whole"], tmp_path)
+    assert t.loc[0, "expression"] in EXPRESSIONS
+    assert not any(c.startswith("AU") for c in t.columns)
+
+
+def test_import_libreface_repvgg_detection_keeps_its_decisions(tmp_path, capsys):
+    from libreface_helpers import libreface_inputs  # noqa: F401 - same helpers as above
+
+    from libreface_nb import cli
+    from libreface_nb.models.factory import load_model
+
+    modules = weights_folder(tmp_path, files=(DETECTION,))
+    out = tmp_path / "det.pt"
+    assert cli.main(["import-libreface", str(tmp_path / DETECTION), "--out", str(out)]) == 0
+    assert "last bias" in capsys.readouterr().out
+    model = load_model(out).eval()
+    x = torch.randn(4, 3, 224, 224)
+    with torch.no_grad():
+        (want,) = modules[DETECTION](x)
+        got = torch.sigmoid(model(x)["detection"])
+    assert model.config.arch == "repvgg_a0"
+    assert torch.equal(got >= 0.5, want >= 0.5)
