@@ -61,20 +61,23 @@ def _reference(path, modules, choice="joint"):
     return (inten * 5).clamp(0, 5)[0].numpy(), present[0].numpy(), int(exp.argmax())
 
 
+@pytest.mark.parametrize("align,tol", [("exact", 1e-4), ("fast", 0.02)])
 @pytest.mark.parametrize("choice", ["joint", "separate"])
 @pytest.mark.parametrize("face", ["whole", "cut_top"])
-def test_predict_with_a_libreface_folder_gives_libreface_outputs(folder, faces, choice, face):
+def test_predict_with_a_libreface_folder_gives_libreface_outputs(
+    folder, faces, choice, face, align, tol
+):
     from libreface_nb import predict
 
     root, modules = folder
-    t = predict(faces[face], root, backend="torch", libreface_choice=choice)
+    t = predict(faces[face], root, libreface_choice=choice, libreface_align=align)
     assert t["status"].tolist() == ["ok"]
     inten, present, exp = _reference(faces[face], modules, choice)
     got = t.loc[0, au_names(DISFA_AUS)].to_numpy(float)
-    # Measured (2026-12): max |diff| ≤ 0.006 on the 0–5 scale (fast vs reference alignment and
-    # LibreFace's uint8 rounding of its resized images are the only differences); with the
+    # Measured (2026-12), max |diff| on the 0–5 scale: exact alignment 0.0000 (the same pixels,
+    # the same Pillow resizes); fast alignment ≤ 0.008 (≈ 0.5 grey levels apart); with the
     # mirror fill (border "reflect") the face cut by the top edge differed by 0.45–0.65.
-    assert np.abs(got - inten).max() <= 0.02, np.abs(got - inten).max()
+    assert np.abs(got - inten).max() <= tol, np.abs(got - inten).max()
     bp4d = [f"{au}_present" for au in au_names(BP4D_AUS)]
     assert t.loc[0, bp4d].to_numpy(float).tolist() == present.astype(float).tolist()
     assert t.loc[0, "expression"] == EXPRESSIONS[exp]
@@ -122,3 +125,16 @@ def test_import_libreface_repvgg_detection_keeps_its_decisions(tmp_path, capsys)
         got = torch.sigmoid(model(x)["detection"])
     assert model.config.arch == "repvgg_a0"
     assert torch.equal(got >= 0.5, want >= 0.5)
+
+
+def test_alignment_metadata_names_method_and_border():
+    from libreface_nb.export.metadata import ModelInfo
+    from libreface_nb.infer.pipeline import alignment_options
+
+    def opts(alignment):
+        return alignment_options(ModelInfo.for_tasks(("intensity",), alignment=alignment))
+
+    assert opts("libreface_quad/fast") == {"method": "fast", "border": "reflect"}
+    assert opts("libreface_quad/fast/constant") == {"method": "fast", "border": "constant"}
+    want = {"method": "reference", "border": "constant", "transform_size": 256}
+    assert opts("libreface_quad/reference/constant") == want

@@ -48,6 +48,13 @@ def _predict_parser() -> argparse.ArgumentParser:
         help="with a LibreFace weights folder: its model_choice (joint: one ResNet-18 with both "
         "AU heads, LibreFace's default; separate: the intensity ResNet-18 + detection RepVGG)",
     )
+    p.add_argument(
+        "--libreface-align",
+        choices=("exact", "fast"),
+        default="exact",
+        help="with a LibreFace weights folder: its alignment recipe step by step (exact, "
+        "LibreFace's pixels) or the fast warp (about 0.5 grey levels apart, faster)",
+    )
     dest = p.add_mutually_exclusive_group(required=True)
     dest.add_argument("--out", help="one results file, .csv or .parquet")
     dest.add_argument("--out-dir", help="one results file per input; inputs done are skipped")
@@ -100,7 +107,7 @@ def predict_main(argv: list[str]) -> int:
         model = args.model or find_default_model()
         backend = load_any_backend(
             model, args.backend, threads=args.threads, device=args.device,
-            choice=args.libreface_choice,
+            choice=args.libreface_choice, align=args.libreface_align,
         )  # fmt: skip
         info = backend.info
         print(f"model: {model} ({info.precision}, tasks {', '.join(info.tasks)})")

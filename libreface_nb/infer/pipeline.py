@@ -15,12 +15,16 @@ consumer) is accumulated in :class:`StageTimes`; the producer's stages overlap t
 A LibreFace 0.2.0 weights folder runs as :class:`LibreFaceBackend`: each model LibreFace would
 load from it (:func:`libreface_nb.models.checkpoints.libreface_weights`), with LibreFace's own
 input recipe: faces aligned to 512 px with its dark fill beyond the frame edge (``border=
-"constant"``), AU models on the 512 px face resized to 256 (antialiased bilinear, torchvision's
-``Resize`` on a PIL image) and centre-cropped to 224, the expression model on it resized to 224
-(antialiased bicubic, Pillow's default ``Image.resize``); ImageNet normalization before the
-resizes here (they are linear, so only LibreFace's uint8 rounding of the resized images differs).
-The border an exported model was aligned with is the suffix of its ``alignment`` metadata
-(``libreface_quad/fast`` = the default ``reflect``; ``…/constant``).
+"constant"``) by LibreFace's recipe step by step (``align="exact"``, the default: pixel for
+pixel LibreFace's aligned image) or by the fast warp (``align="fast"``: ≈ 0.5 grey levels
+apart), then, from that uint8 face, Pillow resizes exactly as LibreFace's code does: AU models
+on the face resized to 256 (bilinear, torchvision's ``Resize`` on a PIL image) and centre-cropped
+to 224, the expression model on the face resized to 224 (Pillow's default ``Image.resize``,
+bicubic), each scaled to [0, 1] and ImageNet-normalized.
+
+The alignment a model's faces need is its ``alignment`` metadata: ``libreface_quad/<method>``
+with an optional ``/constant`` border (default ``reflect``); ``reference`` here means the recipe
+step by step with the quad transform straight to the output size (LibreFace's pip package).
 """
 
 from __future__ import annotations
@@ -50,12 +54,23 @@ STAGES = ("decode", "landmarks", "align", "preprocess", "model", "post")
 _END = object()
 #: LibreFace 0.2.0's aligned face (its pip package returns the 512-px quad transform as is).
 LIBREFACE_ALIGNED = 512
-LIBREFACE_ALIGNMENT = "libreface_quad/fast/constant"
+#: ``align`` of :class:`LibreFaceBackend` → its faces' ``alignment`` metadata.
+LIBREFACE_ALIGNMENTS = {
+    "exact": "libreface_quad/reference/constant",
+    "fast": "libreface_quad/fast/constant",
+}
 
 
-def alignment_border(info: Any) -> str:
-    """The ``border`` of :func:`~libreface_nb.faces.align.align_face` a model's faces need."""
-    return "constant" if str(getattr(info, "alignment", "")).endswith("/constant") else "reflect"
+def alignment_options(info: Any) -> dict[str, Any]:
+    """:func:`~libreface_nb.faces.align.align_face` keywords (method, border, transform_size)
+    for the faces of a model whose ``alignment`` metadata is ``info.alignment``."""
+    parts = str(getattr(info, "alignment", "")).split("/")
+    method = "reference" if "reference" in parts[1:2] else "fast"
+    opts: dict[str, Any] = {"method": method}
+    opts["border"] = "constant" if "constant" in parts[2:] else "reflect"
+    if method == "reference":
+        opts["transform_size"] = int(info.aligned_size)  # quad straight to the output size
+    return opts
 
 
 class LibreFaceBackend:
@@ -63,7 +78,8 @@ class LibreFaceBackend:
 
     ``info`` has the tasks of every model found (intensity, detection, expression; LibreFace's
     ``model_choice`` picks the AU files: ``"joint"`` or ``"separate"``), input = the normalized
-    512-px aligned face; ``run`` resizes it for each model (module docstring) and returns the
+    512-px aligned face (``align``: ``"exact"`` or ``"fast"``, module docstring); ``run``
+    recovers its uint8 pixels, resizes them for each model as LibreFace does and returns the
     activated outputs as any backend does. ``files``: ``[(path, tasks)]`` used.
     """
 
@@ -73,12 +89,15 @@ class LibreFaceBackend:
         choice: str = "joint",
         device: str = "cpu",
         threads: int | None = None,
+        align: str = "exact",
     ) -> None:
         import torch
 
         from libreface_nb.export.metadata import ModelInfo
         from libreface_nb.models.checkpoints import libreface_model, libreface_weights
 
+        if align not in LIBREFACE_ALIGNMENTS:
+            raise ConfigError(f"align must be one of {sorted(LIBREFACE_ALIGNMENTS)}, not {align!r}")
         if threads:
             torch.set_num_threads(int(threads))
         self.device = torch.device(device)
@@ -93,23 +112,39 @@ class LibreFaceBackend:
             input_size=LIBREFACE_ALIGNED,
             aligned_size=LIBREFACE_ALIGNED,
             transform="fer",  # the whole aligned face, normalized; resized per model in run()
-            alignment=LIBREFACE_ALIGNMENT,
+            alignment=LIBREFACE_ALIGNMENTS[align],
             source=str(folder),
             training_data="",
         )
 
+    def _inputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Normalized 512-px faces → LibreFace's AU and FER inputs (float32 NCHW, 224 px)."""
+        from PIL import Image
+
+        mean = np.asarray(self.info.mean, np.float32)
+        std = np.asarray(self.info.std, np.float32)
+        # prepare_faces normalized uint8 pixels: rounding the inverse gives them back exactly.
+        faces = np.rint((x.transpose(0, 2, 3, 1) * std + mean) * 255.0).clip(0, 255)
+        au, fer = [], []
+        for face in faces.astype(np.uint8):
+            pil = Image.fromarray(face)
+            au.append(np.asarray(pil.resize((256, 256), Image.Resampling.BILINEAR))[16:240, 16:240])
+            fer.append(np.asarray(pil.resize((224, 224), Image.Resampling.BICUBIC)))
+
+        def norm(a: list[np.ndarray]) -> np.ndarray:
+            v = (np.stack(a).astype(np.float32) / np.float32(255.0) - mean) / std
+            return np.ascontiguousarray(v.transpose(0, 3, 1, 2))
+
+        return norm(au), norm(fer)
+
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         import torch
-        import torch.nn.functional as F
 
         from libreface_nb.models.tasks import activate
 
+        au, fer = (torch.from_numpy(a).to(self.device) for a in self._inputs(x))
         outs: dict[str, np.ndarray] = {}
         with torch.inference_mode():
-            face = torch.from_numpy(x).to(self.device)
-            au = F.interpolate(face, size=(256, 256), mode="bilinear", antialias=True)
-            au = au[:, :, 16:240, 16:240]  # torchvision CenterCrop(224) of 256
-            fer = F.interpolate(face, size=(224, 224), mode="bicubic", antialias=True)
             for model in self.models:
                 y = model(fer if model.tasks == ("expression",) else au)
                 for task in model.tasks:
@@ -263,7 +298,7 @@ class _Producer:
         from libreface_nb.faces.align import align_face, face_quad
         from libreface_nb.faces.pose import head_pose
 
-        border = alignment_border(self.info)
+        align_opts = alignment_options(self.info)
         self.times.frames += 1
         self.next_frame = frame + 1  # where an error row goes if the file then fails
         try:
@@ -284,7 +319,7 @@ class _Producer:
                 with self.times.stage("align"):
                     lm = np.asarray(face.landmarks, dtype=np.float32)
                     quad = face_quad(lm)
-                    aligned = align_face(image, quad, self.info.aligned_size, border=border)
+                    aligned = align_face(image, quad, self.info.aligned_size, **align_opts)
                     row["pitch"], row["yaw"], row["roll"] = head_pose(lm)
                 with self.times.stage("preprocess"):
                     x = prepare_faces(aligned[None], self.info)[0]
@@ -364,11 +399,12 @@ def load_any_backend(
     threads: int | None = None,
     device: str = "cpu",
     choice: str = "joint",
+    align: str = "exact",
 ) -> Backend:
     """:func:`~libreface_nb.infer.backends.load_backend`, or a :class:`LibreFaceBackend` when
-    ``model`` is a folder (LibreFace's weights; ``choice`` = its ``model_choice``)."""
+    ``model`` is a folder (LibreFace's weights; ``choice`` = its ``model_choice``, ``align``)."""
     if isinstance(model, str | Path) and Path(model).is_dir():
-        return LibreFaceBackend(model, choice, device=device, threads=threads)
+        return LibreFaceBackend(model, choice, device=device, threads=threads, align=align)
     return load_backend(model, backend, threads=threads, device=device)
 
 
@@ -383,6 +419,7 @@ def predict(
     progress: bool = False,
     times: StageTimes | None = None,
     libreface_choice: str = "joint",
+    libreface_align: str = "exact",
     **options: Any,
 ) -> pd.DataFrame:
     """AUs, expressions and head pose for images, folders and videos: one row per frame and face.
@@ -401,6 +438,8 @@ def predict(
         times: a :class:`StageTimes` to fill with per-stage seconds.
         libreface_choice: for a LibreFace weights folder, its ``model_choice``: ``"joint"``
             (LibreFace's default) or ``"separate"``.
+        libreface_align: for a LibreFace weights folder: ``"exact"`` (its alignment recipe step
+            by step) or ``"fast"`` (:class:`LibreFaceBackend`).
         **options: :class:`PredictOptions` fields: ``batch_size`` (16), ``every_nth_frame``
             (1), ``max_faces`` (1), ``detector`` (``"auto"``), ``landmarks`` (False),
             ``track_videos`` (True).
@@ -414,7 +453,10 @@ def predict(
     unknown = sorted(set(options) - known)
     if unknown:
         raise ConfigError(f"unknown predict option(s) {unknown}; known: {sorted(known)}")
-    be = load_any_backend(model, backend, threads=threads, device=device, choice=libreface_choice)
+    be = load_any_backend(
+        model, backend, threads=threads, device=device, choice=libreface_choice,
+        align=libreface_align,
+    )  # fmt: skip
     parts = []
     with tqdm(disable=not progress, unit="row", desc="predict") as bar:
         for part in iter_predictions(paths, be, PredictOptions(**options), times):
