@@ -70,7 +70,7 @@ def test_predict_with_a_libreface_folder_gives_libreface_outputs(
     from libreface_nb import predict
 
     root, modules = folder
-    t = predict(faces[face], root, libreface_choice=choice, libreface_align=align)
+    t = predict(faces[face], root, backend="torch", libreface_choice=choice, libreface_align=align)
     assert t["status"].tolist() == ["ok"]
     inten, present, exp = _reference(faces[face], modules, choice)
     got = t.loc[0, au_names(DISFA_AUS)].to_numpy(float)
@@ -81,6 +81,17 @@ def test_predict_with_a_libreface_folder_gives_libreface_outputs(
     bp4d = [f"{au}_present" for au in au_names(BP4D_AUS)]
     assert t.loc[0, bp4d].to_numpy(float).tolist() == present.astype(float).tolist()
     assert t.loc[0, "expression"] == EXPRESSIONS[exp]
+
+
+def test_ort_runtime_gives_the_torch_outputs(folder, faces):
+    from libreface_nb import predict
+
+    root, _ = folder
+    a = predict(faces["cut_top"], root, libreface_choice="separate")  # ort: the default
+    b = predict(faces["cut_top"], root, backend="torch", libreface_choice="separate")
+    cols = [c for c in a.columns if c.startswith(("AU", "prob_"))]
+    assert np.abs(a[cols].to_numpy(float) - b[cols].to_numpy(float)).max() < 1e-4
+    assert a.loc[0, "expression"] == b.loc[0, "expression"]
 
 
 def test_folder_columns_and_cli(folder, faces, tmp_path, capsys):

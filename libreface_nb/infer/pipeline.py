@@ -74,13 +74,15 @@ def alignment_options(info: Any) -> dict[str, Any]:
 
 
 class LibreFaceBackend:
-    """The models of a LibreFace 0.2.0 weights folder in torch, with LibreFace's input recipe.
+    """The models of a LibreFace 0.2.0 weights folder, with LibreFace's input recipe.
 
     ``info`` has the tasks of every model found (intensity, detection, expression; LibreFace's
     ``model_choice`` picks the AU files: ``"joint"`` or ``"separate"``), input = the normalized
     512-px aligned face (``align``: ``"exact"`` or ``"fast"``, module docstring); ``run``
     recovers its uint8 pixels, resizes them for each model as LibreFace does and returns the
-    activated outputs as any backend does. ``files``: ``[(path, tasks)]`` used.
+    activated outputs as any backend does. ``files``: ``[(path, tasks)]`` used. ``runtime``:
+    ``"ort"`` (each model exported once to a temporary fp32 ONNX file and run in ONNX Runtime on
+    the CPU, about twice as fast) or ``"torch"`` (on ``device``).
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class LibreFaceBackend:
         device: str = "cpu",
         threads: int | None = None,
         align: str = "exact",
+        runtime: str = "ort",
     ) -> None:
         import torch
 
@@ -101,11 +104,15 @@ class LibreFaceBackend:
         if threads:
             torch.set_num_threads(int(threads))
         self.device = torch.device(device)
+        if runtime not in ("ort", "torch"):
+            raise ConfigError(f"runtime must be 'ort' or 'torch', not {runtime!r}")
         self.files = libreface_weights(folder, choice)
-        self.models = []
+        self.models, self.sessions = [], []
         for path, tasks in self.files:
             model, _ = libreface_model(path, tasks[0] if len(tasks) == 1 else None)
-            self.models.append(model.to(self.device))
+            self.models.append(model.to(self.device) if runtime == "torch" else model)
+        if runtime == "ort":
+            self.sessions = self._ort_sessions(threads)
         tasks = tuple(t for _, ts in self.files for t in ts)
         self.info = ModelInfo.for_tasks(
             tasks,
@@ -116,6 +123,19 @@ class LibreFaceBackend:
             source=str(folder),
             training_data="",
         )
+
+    def _ort_sessions(self, threads: int | None) -> list:
+        import tempfile
+
+        from libreface_nb.export.onnx import export_onnx
+        from libreface_nb.export.runtime import ort_session
+
+        sessions = []
+        with tempfile.TemporaryDirectory(prefix="libreface_onnx_") as tmp:
+            for i, (model, (path, _)) in enumerate(zip(self.models, self.files, strict=True)):
+                onnx = export_onnx(model, Path(tmp) / f"m{i}_fp32.onnx", source=str(path))
+                sessions.append(ort_session(onnx, threads))  # the file is read: tmp may go
+        return sessions
 
     def _inputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalized 512-px faces → LibreFace's AU and FER inputs (float32 NCHW, 224 px)."""
@@ -142,14 +162,20 @@ class LibreFaceBackend:
 
         from libreface_nb.models.tasks import activate
 
-        au, fer = (torch.from_numpy(a).to(self.device) for a in self._inputs(x))
+        au, fer = self._inputs(x)
         outs: dict[str, np.ndarray] = {}
-        with torch.inference_mode():
-            for model in self.models:
-                y = model(fer if model.tasks == ("expression",) else au)
-                for task in model.tasks:
-                    name = self.info.outputs[self.info.tasks.index(task)]
-                    outs[name] = activate(task, y[task]).float().cpu().numpy()
+        for i, model in enumerate(self.models):
+            inp = fer if model.tasks == ("expression",) else au
+            names = [self.info.outputs[self.info.tasks.index(t)] for t in model.tasks]
+            if self.sessions:  # activated in the graph, outputs in task order
+                sess = self.sessions[i]
+                ys = sess.run(None, {sess.get_inputs()[0].name: inp})
+                outs.update(zip(names, ys, strict=True))
+                continue
+            with torch.inference_mode():
+                y = model(torch.from_numpy(inp).to(self.device))
+            for task, name in zip(model.tasks, names, strict=True):
+                outs[name] = activate(task, y[task]).float().cpu().numpy()
         return outs
 
 
@@ -404,7 +430,9 @@ def load_any_backend(
     """:func:`~libreface_nb.infer.backends.load_backend`, or a :class:`LibreFaceBackend` when
     ``model`` is a folder (LibreFace's weights; ``choice`` = its ``model_choice``, ``align``)."""
     if isinstance(model, str | Path) and Path(model).is_dir():
-        return LibreFaceBackend(model, choice, device=device, threads=threads, align=align)
+        return LibreFaceBackend(
+            model, choice, device=device, threads=threads, align=align, runtime=backend
+        )
     return load_backend(model, backend, threads=threads, device=device)
 
 
