@@ -120,8 +120,6 @@ def test_folder_with_the_expression_model_only(tmp_path, faces):
 
 
 def test_import_libreface_repvgg_detection_keeps_its_decisions(tmp_path, capsys):
-    from libreface_helpers import libreface_inputs  # noqa: F401 - same helpers as above
-
     from libreface_nb import cli
     from libreface_nb.models.factory import load_model
 
