@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from libreface_nb import artifacts
 from libreface_nb.config import REPO_ROOT
 
 FORMAT = "libreface_nb.results/1"
@@ -39,13 +40,13 @@ def _kept(value: Any) -> bool:
 
 #: The headline numbers of each notebook, in page order: (metrics key, what it is).
 HEADLINES: dict[str, tuple[tuple[str, str], ...]] = {
-    "01_data_prep_and_augmentation": (
+    artifacts.NB01: (
         ("n_frames", "labelled frames"),
         ("n_persons", "persons"),
         ("fold_kind", "folds"),
         ("face_detection_rate", "frames with a face found"),
     ),
-    "02_mae_teacher_finetune": (
+    artifacts.NB02: (
         ("test_pcc", "teacher (the run's choice): test PCC on held-out persons"),
         ("teacher_source", "the run's teacher"),
         ("mae_init_test_pcc", "MAE-initialised teacher: test PCC"),
@@ -54,26 +55,26 @@ HEADLINES: dict[str, tuple[tuple[str, str], ...]] = {
         ("mae_val_loss_first", "MAE masked-patch loss, first epoch"),
         ("mae_val_loss_best", "MAE masked-patch loss, best"),
     ),
-    "03_resnet18_distillation": (
+    artifacts.NB03: (
         ("test_pcc", "distilled student: test PCC"),
         ("test_pcc_none", "undistilled student: test PCC"),
         ("test_pcc_feature", "feature term only: test PCC"),
         ("test_pcc_kl", "KL term only: test PCC"),
         ("n_params_student", "student parameters"),
     ),
-    "04_evaluation": (
+    artifacts.NB04: (
         ("pcc_teacher", "teacher: test PCC"),
         ("pcc_student", "student: test PCC"),
         ("pcc_hog_baseline", "HOG + linear SVR baseline: test PCC"),
         ("n_test_frames", "test frames"),
         ("real_persons", "real persons held out"),
     ),
-    "05_onnx_cpu_profiling": (
+    artifacts.NB05: (
         ("parity_max_abs_diff", "ONNX Runtime vs torch, max |difference|"),
         ("int8_pcc_min", "int8 vs fp32, lowest per-AU PCC"),
         ("video_pcc_mean", "SynthAU test video: PCC"),
     ),
-    "06_au_explorer": (("sandbox_pcc", "AU sandbox read-back PCC"),),
+    artifacts.NB06: (("sandbox_pcc", "AU sandbox read-back PCC"),),
 }
 #: Real-face metrics shown per AU and model (see :mod:`libreface_nb.eval.real_faces`).
 REAL_METRICS: tuple[tuple[str, str], ...] = (
@@ -86,10 +87,10 @@ REAL_METRICS: tuple[tuple[str, str], ...] = (
 def summarize(run_dir: str | Path, *, name: str, machine: str) -> dict[str, Any]:
     """The record of a finished run (see the module docstring)."""
     run_dir = Path(run_dir)
-    run = json.loads((run_dir / "run.json").read_text())
+    run = json.loads((run_dir / artifacts.RUN_JSON).read_text())
     notebooks = []
     for nb in run.get("notebooks", []):
-        path = run_dir / nb["name"] / "metrics.json"
+        path = run_dir / artifacts.metrics_json(nb["name"])
         metrics = json.loads(path.read_text()) if path.is_file() else {}
         metrics = {k: v for k, v in metrics.items() if _kept(v)}
         notebooks.append({"name": nb["name"], "status": nb.get("status", ""),
