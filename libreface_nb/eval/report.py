@@ -97,6 +97,7 @@ def au_table(
     outputs: Sequence[str] | None = None,
     digits: int = 2,
     caption: str = "",
+    resampled: str = "test subjects",
 ) -> ResultTable:
     """One row per output (+ ``mean``): our models' ``metric`` beside the published ones.
 
@@ -105,6 +106,7 @@ def au_table(
         metric: e.g. ``pcc``, ``icc3_1``, ``f1``.
         dataset: dataset name for the published columns (``disfa``, ``bp4d``; "" = none).
         outputs: row order (default: the outputs of the first table, ``mean`` last).
+        resampled: what the bootstrap resampled, for the note (e.g. ``"persons"``).
     """
     first = next(iter(results.values()))
     rows = list(outputs or dict.fromkeys(first.loc[first["metric"] == metric, "output"]))
@@ -133,7 +135,7 @@ def au_table(
     if any(not v for v in sources.values()):
         notes.append("† unverified transcription of the published table (facts sheet §8).")
     if any(numbers[f"{m}_ci_low"].notna().any() for m in results):
-        notes.append("Ours: value [95% CI], percentile bootstrap over test subjects.")
+        notes.append(f"Ours: value [95% CI], percentile bootstrap over {resampled}.")
     for model, t in results.items():
         head = t[(t["metric"] == metric) & t["output"].isin(["mean", "all"])]
         why = str(head["ci_reason"].iloc[0]) if "ci_reason" in head and len(head) else ""
