@@ -160,7 +160,7 @@ def libreface_inputs(pngs: list[Path]) -> tuple:
     from libreface_nb.faces.align import align_face, face_quad
     from libreface_nb.faces.io import read_image
     from libreface_nb.faces.mesh import detect_faces
-    from libreface_nb.infer.backends import prepare_faces
+    from libreface_nb.modelio.inputs import prepare_faces
 
     faces = []
     for png in pngs:
@@ -175,7 +175,7 @@ def libreface_inputs(pngs: list[Path]) -> tuple:
 
 
 def _info_512():
-    from libreface_nb.export.metadata import ModelInfo
+    from libreface_nb.modelio.metadata import ModelInfo
 
     return ModelInfo.for_tasks(("expression",), input_size=512, aligned_size=512, transform="fer")
 

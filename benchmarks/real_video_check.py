@@ -6,7 +6,7 @@ CLI) over every frame of a video and correlates their AU25 (lips part) and AU26 
 
 - ``gap_13_14``: the inner-lip gap between MediaPipe landmarks 13 (upper) and 14 (lower), along
   the face's vertical axis, over the inter-ocular distance (iris centres 468–473);
-- ``lip_gap``: :func:`libreface_nb.data.readback.geometric_proxies`' gap (mean of three inner-lip
+- ``lip_gap``: :func:`libreface_nb.eval.readback.geometric_proxies`' gap (mean of three inner-lip
   pairs), the proxy notebook 05's read-back uses.
 
 Pearson's r over frames with a face (one person: it says how well a model follows *this* face's
@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from libreface_nb.config import REPO_ROOT
-from libreface_nb.data.readback import IRIS_L, IRIS_R, geometric_proxies, table_landmarks
 from libreface_nb.eval.metrics import pcc
+from libreface_nb.eval.readback import IRIS_L, IRIS_R, geometric_proxies, table_landmarks
 
 #: Upper and lower inner-lip midpoints (MediaPipe 478).
 UPPER, LOWER = 13, 14

@@ -193,8 +193,8 @@ def readback_media(weights: str, media: list[str], every: int) -> dict:
     import timm
     import torch
 
-    from libreface_nb.data import readback as R
     from libreface_nb.data.transforms import build_transform
+    from libreface_nb.eval import readback as R
     from libreface_nb.faces import io
     from libreface_nb.faces.align import align_face
     from libreface_nb.faces.mesh import detect_faces

@@ -83,13 +83,13 @@ NB04_PREDICTIONS           NB04/predictions                    04      <model>.p
     when: ``models or hog_baseline``; read by: people (predictions tables per model)
 NB04_METRICS_LONG          NB04/tables/metrics_long.csv        04      CSV, eval.pipeline
     when: ``models or hog_baseline``; read by: people
-NB05_STUDENT_FP32          NB05/student_fp32.onnx              05      ONNX, export.metadata
+NB05_STUDENT_FP32          NB05/student_fp32.onnx              05      ONNX, modelio.metadata
     read by: widgets.analysis (06), infer.backends.find_default_model (``predict``)
-NB05_STUDENT_INT8          NB05/student_int8.onnx              05      ONNX, export.metadata
+NB05_STUDENT_INT8          NB05/student_int8.onnx              05      ONNX, modelio.metadata
     read by: infer.backends.find_default_model (``predict``)
 NB05_INT8_AGREEMENT        NB05/int8_agreement.csv             05      CSV, export.onnx
     read by: people
-NB05_PROFILE               NB05/profile.csv                    05      CSV, export.profile
+NB05_PROFILE               NB05/profile.csv                    05      CSV, infer.profile
     read by: people
 NB05_PREDICTIONS           NB05/predictions.csv                05      CSV, infer.columns
     read by: people

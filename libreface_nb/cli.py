@@ -29,15 +29,22 @@ def _version(argv: list[str]) -> int:
     return 0
 
 
-def _infer(function: str) -> Callable[[list[str]], int]:
-    """A handler that imports ``libreface_nb.infer.cli`` only when the command runs."""
+def _predict(argv: list[str]) -> int:
+    from libreface_nb.infer.cli import predict_main
 
-    def handler(argv: list[str]) -> int:
-        from libreface_nb.infer import cli
+    return predict_main(argv)
 
-        return getattr(cli, function)(argv)
 
-    return handler
+def _export(argv: list[str]) -> int:
+    from libreface_nb.export.cli import export_main
+
+    return export_main(argv)
+
+
+def _import_libreface(argv: list[str]) -> int:
+    from libreface_nb.export.cli import import_main
+
+    return import_main(argv)
 
 
 #: Sub-command → (one-line help, handler(argv) → exit code).
@@ -45,15 +52,15 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
     "run": ("execute the numbered notebooks headless into a new run folder", _run),
     "predict": (
         "AUs, expressions and head pose for images, folders and videos → CSV/Parquet",
-        _infer("predict_main"),
+        _predict,
     ),
     "export": (
         "export a model.pt to ONNX (fp32, and int8 with --calibrate STORE)",
-        _infer("export_main"),
+        _export,
     ),
     "import-libreface": (
         "LibreFace's released student file → a model predict runs",
-        _infer("import_main"),
+        _import_libreface,
     ),
     "version": ("print the package version", _version),
 }

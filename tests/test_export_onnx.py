@@ -6,7 +6,7 @@ import pytest
 from export_helpers import random_faces, tiny_model
 
 from libreface_nb.errors import CheckpointError, ConfigError
-from libreface_nb.export.metadata import ModelInfo, output_names
+from libreface_nb.modelio.metadata import ModelInfo, output_names
 
 
 def test_output_names_follow_the_dotnet_port_and_name_the_joint_model():

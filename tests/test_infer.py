@@ -99,8 +99,8 @@ def test_torch_and_ort_backends_agree(model_files, media):
 
 def test_prepare_faces_matches_the_training_eval_transform():
     from libreface_nb.data.transforms import build_transform
-    from libreface_nb.export.metadata import ModelInfo
-    from libreface_nb.infer.backends import prepare_faces
+    from libreface_nb.modelio.inputs import prepare_faces
+    from libreface_nb.modelio.metadata import ModelInfo
 
     face = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
     for size, tol in ((224, 1e-5), (112, 0.02)):
@@ -111,8 +111,8 @@ def test_prepare_faces_matches_the_training_eval_transform():
 
 
 def test_prepare_faces_lookup_equals_the_arithmetic_exactly():
-    from libreface_nb.export.metadata import ModelInfo
-    from libreface_nb.infer.backends import prepare_faces
+    from libreface_nb.modelio.inputs import prepare_faces
+    from libreface_nb.modelio.metadata import ModelInfo
 
     faces = np.random.default_rng(1).integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
     info = ModelInfo.for_tasks(("intensity",), input_size=224)
@@ -334,7 +334,7 @@ def test_onnx_runtime_inference_does_not_import_torch():
 
     code = (
         "import sys; import libreface_nb.infer.writer, libreface_nb.infer.pipeline;"
-        "import libreface_nb.export.runtime; print('torch' in sys.modules)"
+        "import libreface_nb.modelio.runtime; print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # a predict process stays small (no CUDA torch)

@@ -137,8 +137,8 @@ def test_import_libreface_repvgg_detection_keeps_its_decisions(tmp_path, capsys)
 
 
 def test_alignment_metadata_names_method_and_border():
-    from libreface_nb.export.metadata import ModelInfo
     from libreface_nb.infer.pipeline import alignment_options
+    from libreface_nb.modelio.metadata import ModelInfo
 
     def opts(alignment):
         return alignment_options(ModelInfo.for_tasks(("intensity",), alignment=alignment))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,29 +69,6 @@ def test_subject_spread_one_dot_per_subject(table, tmp_path):
     fig = E.subject_spread({"teacher": per})
     assert len(fig.axes[0].collections[0].get_offsets()) == 2
     assert _saved(fig, tmp_path, "spread") == [".pdf", ".png"]
-
-
-def test_read_history_skips_bad_lines_and_keeps_last_epoch(tmp_path):
-    path = tmp_path / "history.jsonl"
-    lines = [
-        {"epoch": 0, "loss": 1.0, "val_pcc": 0.1},
-        "not json",
-        {"epoch": 1, "loss": 0.5, "val_pcc": 0.3},
-        {"epoch": 1, "loss": 0.4, "val_pcc": 0.4},
-    ]
-    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines))
-    hist = E.read_history(path)
-    assert hist["loss"].tolist() == [1.0, 0.4]  # fmt: skip
-
-
-def test_training_curves_plot_losses_and_val_metrics(tmp_path):
-    # the keys stream train writes: epoch, step, lr, train_<loss>, val_<metric>, best, seconds
-    hist = pd.DataFrame({"epoch": [0, 1, 2], "step": [4, 8, 12], "lr": [1e-3] * 3,
-                         "train_loss": [1, 0.6, 0.5], "val_pcc": [0.1, 0.2, 0.3],
-                         "best": [True, True, True], "seconds": [1.0, 1.0, 1.0]})  # fmt: skip
-    fig = E.training_curves({"teacher": hist, "missing": tmp_path / "none.jsonl"})
-    assert [len(ax.lines) for ax in fig.axes] == [1, 1]
-    assert _saved(fig, tmp_path, "curves") == [".pdf", ".png"]
 
 
 def test_au_time_series_follows_the_frames_of_one_video(table, tmp_path):

@@ -1,4 +1,4 @@
-"""Real-face read-back (libreface_nb.data.readback): proxies against hand-computed geometry,
+"""Real-face read-back (libreface_nb.eval.readback): proxies against hand-computed geometry,
 the bundled photos, and SynthAU frames whose AU intensities are known."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from libreface_nb.data import readback as R
 from libreface_nb.data import synth
 from libreface_nb.errors import ConfigError
+from libreface_nb.eval import readback as R
 
 
 def _toy(gap: float, width: float, brow: float, iod: float = 50.0) -> np.ndarray:

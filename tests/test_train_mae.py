@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from libreface_nb.data.transforms import build_transform
+from libreface_nb.errors import ConfigError
 from libreface_nb.faces.store import MANIFEST_COLUMNS, StoreWriter
 from libreface_nb.train.loop import FitConfig, fit
 from libreface_nb.train.mae import (
@@ -208,11 +212,41 @@ def test_reconstruction_pastes_the_visible_patches_back():
 
 def test_training_curves_plot_every_run(tmp_path):
     from libreface_nb.plots.train import training_curves
-    from libreface_nb.train.state import write_history
+    from libreface_nb.train.state import read_history, write_history
 
     recs = [
         {"epoch": e, "train_loss": 1 / (e + 1), "val_pcc": 0.1 * e, "best": True} for e in range(3)
     ]
     write_history(tmp_path / "h.jsonl", recs)
-    fig = training_curves({"a": tmp_path / "h.jsonl", "b": recs[:2]}, metric="val_pcc")
+    hist = read_history(tmp_path / "h.jsonl")
+    fig = training_curves({"a": hist, "b": pd.DataFrame(recs[:2])}, metric="val_pcc")
     assert [len(ax.get_lines()) for ax in fig.axes] == [2, 4]  # 2 curves + 2 best-epoch markers
+    with pytest.raises(ConfigError, match="read_history"):
+        training_curves({"a": tmp_path / "h.jsonl"})
+
+
+def test_training_curves_default_to_every_loss_and_metric():
+    # the keys stream train writes: epoch, step, lr, train_<loss>, val_<metric>, best, seconds
+    from libreface_nb.plots.train import training_curves
+
+    hist = pd.DataFrame({"epoch": [0, 1, 2], "step": [4, 8, 12], "lr": [1e-3] * 3,
+                         "train_loss": [1, 0.6, 0.5], "train_kl": [0.3, 0.2, 0.1],
+                         "val_pcc": [0.1, 0.2, 0.3], "val_mae": [0.9, 0.8, 0.7],
+                         "best": [True, True, False], "seconds": [1.0, 1.0, 1.0]})  # fmt: skip
+    fig = training_curves({"teacher": hist, "none yet": []})
+    # left: train_loss (train_kl has no "loss"); right: val_pcc, val_mae + the best-epoch marker
+    assert [len(ax.get_lines()) for ax in fig.axes] == [1, 3]
+
+
+def test_read_history_skips_bad_lines_and_keeps_last_epoch(tmp_path):
+    from libreface_nb.train.state import read_history
+
+    path = tmp_path / "history.jsonl"
+    lines = [
+        {"epoch": 0, "loss": 1.0, "val_pcc": 0.1},
+        "not json",
+        {"epoch": 1, "loss": 0.5, "val_pcc": 0.3},
+        {"epoch": 1, "loss": 0.4, "val_pcc": 0.4},
+    ]
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines))
+    assert [r["loss"] for r in read_history(path)] == [1.0, 0.4]  # 2 curves + 2 best-epoch markers

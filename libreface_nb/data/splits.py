@@ -116,7 +116,7 @@ def task_labels(index: pd.DataFrame, task: str) -> pd.DataFrame:
         The index with the task's label columns (float, NaN = unknown) or, for ``expression``,
         its ``expression`` column checked to exist.
     """
-    from libreface_nb.models.tasks import get_task
+    from libreface_nb.tasks import get_task
 
     spec = get_task(task)
     out = index.copy()
@@ -175,7 +175,7 @@ def make_datasets(
     """
     from libreface_nb.data.dataset import FaceDataset
     from libreface_nb.data.transforms import build_transform
-    from libreface_nb.models.tasks import get_task
+    from libreface_nb.tasks import get_task
 
     spec = get_task(task)
     index = task_labels(data.index, task)

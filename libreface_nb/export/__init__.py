@@ -1,1 +1,1 @@
-"""Export to ONNX (fp32, static int8), verification, calibration and CPU profiling."""
+"""Export to ONNX (fp32, static int8), verification, calibration, and the export command."""

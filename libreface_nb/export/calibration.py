@@ -2,7 +2,7 @@
 
 Min/max calibration only knows the activation ranges it is shown, so it should see the faces the
 model will meet: the run's own aligned faces (notebook 01's store), prepared exactly as inference
-prepares them (:func:`libreface_nb.infer.backends.prepare_faces`).
+prepares them (:func:`libreface_nb.modelio.inputs.prepare_faces`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from libreface_nb.errors import ConfigError
-from libreface_nb.export.metadata import ModelInfo
+from libreface_nb.modelio.metadata import ModelInfo
 
 
 def store_faces(store_dir: str | Path, info: ModelInfo, n: int = 64) -> np.ndarray:
@@ -21,7 +21,7 @@ def store_faces(store_dir: str | Path, info: ModelInfo, n: int = 64) -> np.ndarr
     Deterministic: the same store and ``n`` give the same faces, in manifest order.
     """
     from libreface_nb.faces.store import load_face, load_manifest
-    from libreface_nb.infer.backends import prepare_faces
+    from libreface_nb.modelio.inputs import prepare_faces
 
     manifest = load_manifest(store_dir, columns=["status", "face_file"])
     files = manifest.loc[manifest["status"] == "ok", "face_file"].to_list()

@@ -1,6 +1,7 @@
 """Export a FaceModel to ONNX, verify it against torch, quantize it to static int8.
 
-The file layout and metadata are in :mod:`libreface_nb.export.metadata`. Export uses torch's
+The file layout and metadata are in :mod:`libreface_nb.modelio.metadata`; tracing is
+:func:`libreface_nb.modelio.graph.write_onnx`. Export uses torch's
 legacy TorchScript exporter (``dynamo=False``): opset 17, weights inside the one file (the dynamo
 exporter writes a separate ``.onnx.data`` file by default; ENV_FACTS). Verification follows timm's
 ``onnx_validate``: the ONNX checker, then ONNX Runtime against torch eager on the same batch, with
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,41 +30,18 @@ from torch import nn
 from libreface_nb import artifacts
 from libreface_nb.atomic import atomic_path
 from libreface_nb.errors import CheckpointError, ConfigError, RunError
-from libreface_nb.export.metadata import INPUT_NAME, SYNTHAU, ModelInfo
-from libreface_nb.export.runtime import ort_session, read_metadata, run_onnx
-from libreface_nb.models.tasks import activate
+from libreface_nb.modelio.graph import OPSET, Activated, model_info, set_metadata, write_onnx
+from libreface_nb.modelio.metadata import INPUT_NAME, SYNTHAU
+from libreface_nb.modelio.runtime import ort_session, read_metadata, run_onnx
 
 log = logging.getLogger(__name__)
 
-OPSET = 17
 #: ONNX Runtime vs torch eager, fp32, largest absolute difference allowed on activated outputs
 #: (intensities 0–5, probabilities). Measured ~1e-6 for ResNet-18 (ENV_FACTS: within 1e-7 raw).
 PARITY_ATOL = 1e-4
 #: Ops quantized to int8 (QDQ). The output tail (Sigmoid, Softmax, Mul, Clip, BatchNormalization)
 #: stays float32.
 QUANT_OPS = ("Conv", "Gemm", "MatMul", "Add", "Relu", "MaxPool", "GlobalAveragePool", "Flatten")
-
-
-class Activated(nn.Module):
-    """``FaceModel`` → tuple of outputs in task order, activated (or raw) as exported."""
-
-    def __init__(self, model: nn.Module, tasks: tuple[str, ...], activated: bool = True) -> None:
-        super().__init__()
-        self.model, self.tasks, self.activated = model, tuple(tasks), activated
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(image)
-        return tuple(activate(t, out[t]) if self.activated else out[t] for t in self.tasks)
-
-
-def model_info(model: nn.Module, **kwargs: Any) -> ModelInfo:
-    """The :class:`ModelInfo` of a FaceModel from its ``config`` (tasks, img_size, the rest)."""
-    cfg = getattr(model, "config", None)
-    if cfg is None or not hasattr(cfg, "tasks"):
-        raise ConfigError("the model has no .config with .tasks: build it with create_model()")
-    config = cfg.to_dict() if hasattr(cfg, "to_dict") else {}
-    kwargs.setdefault("input_size", int(getattr(cfg, "img_size", 224)))
-    return ModelInfo.for_tasks(tuple(cfg.tasks), model_config=config, **kwargs)
 
 
 def run_training_data(run_dir: str | Path) -> str:
@@ -101,14 +78,6 @@ def _check_name(path: Path, precision: str) -> None:
         raise ConfigError(f"{path}: name {precision} model files '…_{precision}.onnx'")
 
 
-def set_metadata(onnx_model: Any, info: ModelInfo) -> None:
-    """Replace an ``onnx.ModelProto``'s metadata_props with ``info``."""
-    del onnx_model.metadata_props[:]
-    for key, value in info.to_props().items():
-        entry = onnx_model.metadata_props.add()
-        entry.key, entry.value = key, value
-
-
 def export_onnx(
     model: nn.Module,
     path: str | Path,
@@ -131,10 +100,9 @@ def export_onnx(
             ``run_dir`` (``""`` without one).
 
     Returns:
-        ``path``, written atomically, passing ``onnx.checker.check_model``.
+        ``path``, written atomically, passing ``onnx.checker.check_model``
+        (:func:`libreface_nb.modelio.graph.write_onnx`).
     """
-    import onnx
-
     path = Path(path)
     _check_name(path, "fp32")
     if training_data is None:
@@ -142,28 +110,8 @@ def export_onnx(
     info = model_info(model, activation_applied=activated, source=str(source),
                       run_dir=str(run_dir), training_data=training_data)  # fmt: skip
     info = info.with_precision("fp32", git_sha=_git_sha())
-    wrapper = Activated(model, info.tasks, activated).eval().cpu()
-    was_training = model.training
-    model.eval()
-    dummy = torch.zeros(2, 3, info.input_size, info.input_size)
-    axes = {name: {0: "N"} for name in (INPUT_NAME, *info.outputs)}
-    try:
-        with atomic_path(path) as tmp:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # "legacy exporter": chosen
-                # timm's shape asserts are constants for a fixed input size; parity checks it.
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                torch.onnx.export(
-                    wrapper, (dummy,), str(tmp), input_names=[INPUT_NAME],
-                    output_names=list(info.outputs), dynamic_axes=axes, opset_version=opset,
-                    dynamo=False,
-                )  # fmt: skip
-            proto = onnx.load(str(tmp))
-            set_metadata(proto, info)
-            onnx.checker.check_model(proto)
-            onnx.save(proto, str(tmp))
-    finally:
-        model.train(was_training)
+    with atomic_path(path) as tmp:
+        write_onnx(model, tmp, info, opset)
     log.info("exported %s (%s, outputs %s)", path, info.tasks, info.outputs)
     return path
 

@@ -1,1 +1,2 @@
-"""Inference for images, folders and videos: backends, the streaming pipeline, results, CLI."""
+"""Inference for images, folders and videos: backends, the streaming pipeline, results, CLI, CPU
+profiling."""

@@ -1,12 +1,11 @@
 """Model backends for inference: ONNX Runtime (default) and torch, behind one small interface.
 
-A backend has ``info`` (:class:`libreface_nb.export.metadata.ModelInfo`: tasks, output names,
+A backend has ``info`` (:class:`libreface_nb.modelio.metadata.ModelInfo`: tasks, output names,
 labels, input size and crop) and ``run(x)``: f32 ``[N, 3, S, S]`` → ``{output name: f32 [N, K]}``
 with *activated* outputs (intensities 0–5, probabilities), whatever the backend. Both take the
-same input, prepared by :func:`prepare_faces` from 256×256 aligned faces exactly as
-:func:`libreface_nb.data.transforms.build_transform` prepares them for evaluation (``au``: resize
-to round(S·256/224) with Pillow's antialiased bilinear filter, as torchvision's ``Resize`` does,
-then centre crop S; ``fer``: resize to S×S), then ImageNet normalization.
+same input, prepared by :func:`libreface_nb.modelio.inputs.prepare_faces` from 256×256 aligned
+faces exactly as :func:`libreface_nb.data.transforms.build_transform` prepares them for
+evaluation (resize, centre crop, ImageNet normalization; see that module).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import numpy as np
 from libreface_nb import artifacts
 from libreface_nb.config import REPO_ROOT
 from libreface_nb.errors import CheckpointError, ConfigError
-from libreface_nb.export.metadata import ModelInfo
+from libreface_nb.modelio.metadata import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -36,35 +35,11 @@ class Backend(Protocol):
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]: ...
 
 
-def prepare_faces(faces: np.ndarray | list[np.ndarray], info: ModelInfo) -> np.ndarray:
-    """Aligned uint8 faces ``[N, A, A, 3]`` (A = ``info.aligned_size``) → f32 ``[N, 3, S, S]``."""
-    from PIL import Image
-
-    s = info.input_size
-    side = round(s * info.aligned_size / 224) if info.transform == "au" else s
-    out = np.empty((len(faces), s, s, 3), np.uint8)
-    for i, face in enumerate(faces):
-        img = np.asarray(face)
-        if img.shape[:2] != (side, side):
-            img = np.asarray(Image.fromarray(img).resize((side, side), Image.BILINEAR))
-        top = int(round((side - s) / 2.0))  # torchvision CenterCrop's offset
-        out[i] = img[top : top + s, top : top + s]
-    # (v - mean) * inv_std for the 256 possible values of each channel, looked up straight into
-    # the NCHW layout: the same float32 numbers as the arithmetic, in one pass over the pixels.
-    mean = np.asarray(info.mean, np.float32) * 255.0
-    inv_std = 1.0 / (np.asarray(info.std, np.float32) * 255.0)
-    lut = np.ascontiguousarray(((np.arange(256, dtype=np.float32)[:, None] - mean) * inv_std).T)
-    x = np.empty((len(faces), 3, s, s), np.float32)
-    for c in range(3):
-        np.take(lut[c], out[..., c], out=x[:, c], mode="clip")  # uint8: always in range
-    return x
-
-
 class OrtBackend:
     """An exported ``…_fp32.onnx`` / ``…_int8.onnx`` file in ONNX Runtime (CPU)."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        from libreface_nb.export.runtime import ort_session
+        from libreface_nb.modelio.runtime import ort_session
 
         self.path = Path(path)
         if not self.path.is_file():
@@ -85,7 +60,7 @@ class TorchBackend:
     def __init__(self, model: Any, device: str = "cpu", threads: int | None = None) -> None:
         import torch
 
-        from libreface_nb.export.onnx import Activated, model_info
+        from libreface_nb.modelio.graph import Activated, model_info
 
         if isinstance(model, str | Path):
             model = load_checkpoint(Path(model))

@@ -37,7 +37,7 @@ import pandas as pd
 
 from libreface_nb.config import DETECTION_THRESHOLD, DISFA_PRESENCE_THRESHOLD
 from libreface_nb.errors import ConfigError
-from libreface_nb.export.metadata import ModelInfo
+from libreface_nb.modelio.metadata import ModelInfo
 
 STATUSES = ("ok", "no_face", "unreadable", "missing_frame", "error")
 BASE = {

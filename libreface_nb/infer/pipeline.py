@@ -45,8 +45,9 @@ import pandas as pd
 from libreface_nb.errors import ConfigError, UnreadableInputError
 from libreface_nb.faces import io
 from libreface_nb.faces.preprocess import LazyMesh, PreprocessOptions, list_media, status_row
-from libreface_nb.infer.backends import Backend, load_backend, prepare_faces
+from libreface_nb.infer.backends import Backend, load_backend
 from libreface_nb.infer.columns import BASE, build_table, openface, output_columns
+from libreface_nb.modelio.inputs import prepare_faces
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class LibreFaceBackend:
     ) -> None:
         import torch
 
-        from libreface_nb.export.metadata import ModelInfo
+        from libreface_nb.modelio.metadata import ModelInfo
         from libreface_nb.models.checkpoints import libreface_model, libreface_weights
 
         if align not in LIBREFACE_ALIGNMENTS:
@@ -127,13 +128,14 @@ class LibreFaceBackend:
     def _ort_sessions(self, threads: int | None) -> list:
         import tempfile
 
-        from libreface_nb.export.onnx import export_onnx
-        from libreface_nb.export.runtime import ort_session
+        from libreface_nb.modelio.graph import model_info, write_onnx
+        from libreface_nb.modelio.runtime import ort_session
 
         sessions = []
         with tempfile.TemporaryDirectory(prefix="libreface_onnx_") as tmp:
             for i, (model, (path, _)) in enumerate(zip(self.models, self.files, strict=True)):
-                onnx = export_onnx(model, Path(tmp) / f"m{i}_fp32.onnx", source=str(path))
+                info = model_info(model, source=str(path), training_data="")
+                onnx = write_onnx(model, Path(tmp) / f"m{i}_fp32.onnx", info)
                 sessions.append(ort_session(onnx, threads))  # the file is read: tmp may go
         return sessions
 

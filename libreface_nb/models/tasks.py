@@ -1,4 +1,4 @@
-"""The three LibreFace tasks as one table: outputs, label order, loss and output activation.
+"""The three LibreFace tasks: their table (:mod:`libreface_nb.tasks`) and output activation.
 
 Facts: docs/libreface_facts.md §1 and §4. Every head returns *raw* outputs (pre-activation):
 ``intensity`` raw values become intensities with ``5·sigmoid`` (clamped to [0, 5]) and are trained
@@ -12,58 +12,12 @@ one again (double squashing, §5); here the activation is applied once, outside 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from libreface_nb.config import BP4D_AUS, DISFA_AUS, EXPRESSIONS, INTENSITY_MAX, au_names
-from libreface_nb.errors import ConfigError
+from libreface_nb.config import INTENSITY_MAX
+from libreface_nb.tasks import TASKS, TaskSpec, get_task
 
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """One task: what its head outputs and how it is trained and read."""
-
-    name: str
-    #: Output names in head order: AU columns (``AU01``…) or expression class names.
-    outputs: tuple[str, ...]
-    #: ``mse`` (on 5·sigmoid), ``bce`` (with logits, masked) or ``ce`` (ignore_index -1).
-    loss: str
-    #: ``intensity`` (5·sigmoid, clamped), ``sigmoid`` or ``softmax``.
-    activation: str
-    #: Validation metric used for early stopping and model selection (higher is better).
-    monitor: str
-    #: Dataset target kind (:class:`libreface_nb.data.dataset.FaceDataset` ``target``).
-    target: str
-    #: ONNX output name (LibreFace's .NET port: ``AUs`` for AU heads, ``FEs`` for expressions).
-    onnx_output: str
-
-    @property
-    def n_outputs(self) -> int:
-        return len(self.outputs)
-
-
-#: name → spec. Output orders: DISFA 12 AUs, BP4D 12 AUs, AffectNet-8 expressions.
-#: Columns: name, outputs, loss, activation, monitor, dataset target, ONNX output name.
-_DISFA, _BP4D = tuple(au_names(DISFA_AUS)), tuple(au_names(BP4D_AUS))
-TASKS: dict[str, TaskSpec] = {
-    t.name: t
-    for t in (
-        TaskSpec(
-            "intensity", tuple(au_names(DISFA_AUS)), "mse", "intensity", "val_pcc", "au", "AUs"
-        ),
-        TaskSpec("detection", _BP4D, "bce", "sigmoid", "val_f1", "au", "AUs"),
-        TaskSpec("expression", EXPRESSIONS, "ce", "softmax", "val_accuracy", "expression", "FEs"),
-    )
-}
-
-
-def get_task(name: str) -> TaskSpec:
-    """The spec of task ``name``; a clear error listing the tasks otherwise."""
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise ConfigError(f"unknown task {name!r}; tasks are {sorted(TASKS)}") from None
+__all__ = ["TASKS", "TaskSpec", "activate", "get_task"]
 
 
 def activate(task: str | TaskSpec, raw):

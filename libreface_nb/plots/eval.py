@@ -1,15 +1,14 @@
 """Figures for notebook 04, in the publication style (Okabe-Ito colours, paper column widths).
 
 Every function takes tables (long metric tables of :mod:`libreface_nb.eval.metrics`, predictions
-tables of :mod:`libreface_nb.eval.predictions`, training histories) and returns a matplotlib
+tables of :mod:`libreface_nb.eval.predictions`) and returns a matplotlib
 Figure sized for a one-column (3.5 in) or two-column (7.1 in) paper; saving is the caller's job
 (:func:`libreface_nb.plots.save_figure`: PDF + PNG). NaN values are left out of a plot and never
-drawn as 0.
+drawn as 0. Training curves are :func:`libreface_nb.plots.train.training_curves`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -143,58 +142,6 @@ def subject_spread(per_subject: Mapping[str, pd.DataFrame], metric: str = "pcc")
     ax.set_xticks(range(len(per_subject)), list(per_subject), rotation=20, ha="right")
     ax.set_xlim(-0.6, len(per_subject) - 0.4)
     ax.set_ylabel(f"{metric} per test subject")
-    fig.tight_layout()
-    return fig
-
-
-def read_history(path: str | Path) -> pd.DataFrame:
-    """A ``history.jsonl`` (one JSON object per epoch) as a DataFrame; bad lines skipped.
-
-    Rows without an ``epoch`` (e.g. per-step logs) are kept only when no row has one.
-    """
-    rows = []
-    path = Path(path)
-    for k, line in enumerate(path.read_text().splitlines() if path.is_file() else []):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            log.warning("%s line %d is not JSON; skipped", path, k + 1)
-            continue
-        if isinstance(obj, dict):
-            rows.append(obj)
-    table = pd.DataFrame(rows)
-    if "epoch" in table:
-        table = table[table["epoch"].notna()].drop_duplicates("epoch", keep="last")
-    return table.reset_index(drop=True)
-
-
-def training_curves(histories: Mapping[str, pd.DataFrame | str | Path]) -> Figure:
-    """Loss keys (left) and ``val_*`` metrics (right) against epoch, one colour per run."""
-    import matplotlib.pyplot as plt
-
-    use_paper_style()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(TWO_COLUMN, 2.2))
-    styles = ["-", "--", ":", "-."]
-    for i, (name, hist) in enumerate(histories.items()):
-        table = hist if isinstance(hist, pd.DataFrame) else read_history(hist)
-        if table.empty:
-            continue
-        x = table["epoch"] if "epoch" in table else pd.Series(range(len(table)))
-        numeric = [c for c in table if c != "epoch" and pd.api.types.is_numeric_dtype(table[c])]
-        losses = [c for c in numeric if "loss" in c and not c.startswith("val_")]
-        metrics = [c for c in numeric if c.startswith("val_") and "loss" not in c]
-        for k, col in enumerate(losses):
-            left.plot(x, table[col], color=f"C{i}", ls=styles[k % 4], label=f"{name}: {col}")
-        for k, col in enumerate(metrics):
-            right.plot(x, table[col], color=f"C{i}", ls=styles[k % 4], marker=".",
-                       label=f"{name}: {col}")  # fmt: skip
-    left.set_xlabel("epoch")
-    left.set_ylabel("training loss")
-    right.set_xlabel("epoch")
-    right.set_ylabel("validation metric")
-    for ax in (left, right):
-        if ax.lines:
-            ax.legend(frameon=False)
     fig.tight_layout()
     return fig
 

@@ -1,6 +1,6 @@
 """Figures for notebook 05: where the time goes, model latency by batch, predictions over time.
 
-Every function takes the tables of :mod:`libreface_nb.export.profile` or
+Every function takes the tables of :mod:`libreface_nb.infer.profile` or
 :func:`libreface_nb.predict` and returns a matplotlib Figure; saving is the caller's job.
 """
 

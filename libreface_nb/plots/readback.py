@@ -1,4 +1,4 @@
-"""Figure of the real-face read-back (:mod:`libreface_nb.data.readback`): proxy vs AU output.
+"""Figure of the real-face read-back (:mod:`libreface_nb.eval.readback`): proxy vs AU output.
 
 A sanity check, not a metric: each panel plots one geometric proxy against the model's output
 for an AU that should rise with it, with Pearson's r in the title.
@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 def readback_figure(
     proxies: pd.DataFrame, predictions: pd.DataFrame, table: pd.DataFrame, title: str = ""
 ) -> Figure:
-    """One scatter per (proxy, AU) row of ``table`` (:func:`~libreface_nb.data.readback.readback`).
+    """One scatter per (proxy, AU) row of ``table`` (:func:`~libreface_nb.eval.readback.readback`).
 
     Args:
-        proxies: :func:`~libreface_nb.data.readback.proxies_of` of ``predictions`` (same index).
+        proxies: :func:`~libreface_nb.eval.readback.proxies_of` of ``predictions`` (same index).
         predictions: the predictions table (its AU columns are named in ``table.column``).
         table: the read-back table.
         title: optional figure title (e.g. the media's name).

@@ -1,7 +1,8 @@
-"""Figures for notebook 02: MAE reconstructions and training curves from ``history.jsonl`` files.
+"""Figures of training: MAE reconstructions and training curves (notebooks 02 and 04).
 
-Functions take arrays or history records and return a matplotlib Figure; saving is the caller's
-job (:func:`libreface_nb.plots.save_figure`).
+Functions take arrays or history records (read with
+:func:`libreface_nb.train.state.read_history`), never paths, and return a matplotlib Figure;
+saving is the caller's job (:func:`libreface_nb.plots.save_figure`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
+from libreface_nb.errors import ConfigError
 from libreface_nb.plots.style import use_style
 
 if TYPE_CHECKING:
@@ -45,47 +48,81 @@ def reconstruction_figure(
     return fig
 
 
-def _records(item: str | Path | Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _records(item: Sequence[Mapping[str, Any]] | pd.DataFrame) -> list[Mapping[str, Any]]:
     if isinstance(item, str | Path):
-        from libreface_nb.train.state import read_history
-
-        return read_history(item)
+        raise ConfigError(
+            f"{item}: plots take data, not paths; read it with "
+            "libreface_nb.train.state.read_history and pass the records"
+        )
+    if isinstance(item, pd.DataFrame):
+        return item.to_dict("records")
     return list(item)
 
 
+def _keys(recs: list[Mapping[str, Any]], wanted: str | None, is_metric: bool) -> list[str]:
+    """``[wanted]``, or (None) every numeric loss key (``train_…``) or ``val_…`` metric."""
+    if wanted is not None:
+        return [wanted]
+    keys = dict.fromkeys(k for r in recs for k, v in r.items() if isinstance(v, int | float))
+    keys.pop("epoch", None)
+    if is_metric:
+        return [k for k in keys if k.startswith("val_") and "loss" not in k]
+    return [k for k in keys if "loss" in k and not k.startswith("val_")]
+
+
 def training_curves(
-    histories: Mapping[str, str | Path | Sequence[Mapping[str, Any]]],
-    metric: str = "val_loss",
-    loss: str = "train_loss",
+    histories: Mapping[str, Sequence[Mapping[str, Any]] | pd.DataFrame],
+    metric: str | None = None,
+    loss: str | None = None,
 ) -> Figure:
-    """Training loss (left) and a validation metric (right) per epoch, one line per run.
+    """Training losses (left) and validation metrics (right) per epoch, one colour per run.
 
     Args:
-        histories: run label → ``history.jsonl`` path or its records
-            (:func:`libreface_nb.train.state.read_history`).
+        histories: run label → its per-epoch records
+            (:func:`libreface_nb.train.state.read_history`, ``fit(...).history``) or a DataFrame
+            of them. Each record has ``epoch`` (0-based; plotted 1-based) and numeric keys.
         metric: the validation key to plot (``val_pcc``, ``val_f1``, ``val_accuracy``,
-            ``val_loss``); runs without it are left out of that panel.
-        loss: the training key (``train_loss``).
+            ``val_loss``); None: every ``val_…`` key that is not a loss. Runs without it are
+            left out of that panel.
+        loss: the training key (``train_loss``); None: every ``…loss…`` key not starting
+            with ``val_`` (distillation's terms, each in its own line style).
 
-    The best epoch of each run (``best`` true in its last improving record) is marked.
+    The best epoch of each run (``best`` true in its last improving record) is marked on the
+    right panel. A run with no records draws nothing.
     """
     import matplotlib.pyplot as plt
 
     use_style()
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
-    for label, item in histories.items():
+    styles = ["-", "--", ":", "-."]
+    for i, (label, item) in enumerate(histories.items()):
         recs = _records(item)
-        epochs = [r["epoch"] + 1 for r in recs]
-        (line,) = left.plot(epochs, [r.get(loss, np.nan) for r in recs], marker="o", ms=3,
-                            label=label)  # fmt: skip
-        values = [r.get(metric, np.nan) for r in recs]
-        if not np.all(np.isnan(np.asarray(values, dtype=float))):
-            right.plot(epochs, values, marker="o", ms=3, color=line.get_color(), label=label)
-            best = [e for e, r in zip(epochs, recs, strict=True) if r.get("best")]
-            if best:
-                right.axvline(best[-1], color=line.get_color(), ls=":", lw=1)
-    left.set(xlabel="epoch", ylabel=loss.replace("_", " "), title="training loss")
-    right.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=f"validation ({metric})")
+        if not recs:
+            continue
+        color = f"C{i}"
+        epochs = [int(r["epoch"]) + 1 if "epoch" in r else k + 1 for k, r in enumerate(recs)]
+        losses, metrics = _keys(recs, loss, False), _keys(recs, metric, True)
+        for k, key in enumerate(losses):
+            name = label if loss is not None or len(losses) == 1 else f"{label}: {key}"
+            left.plot(epochs, [r.get(key, np.nan) for r in recs], marker="o", ms=3,
+                      color=color, ls=styles[k % 4], label=name)  # fmt: skip
+        drawn = False
+        for k, key in enumerate(metrics):
+            values = [r.get(key, np.nan) for r in recs]
+            if np.all(np.isnan(np.asarray(values, dtype=float))):
+                continue
+            name = label if metric is not None or len(metrics) == 1 else f"{label}: {key}"
+            right.plot(epochs, values, marker="o", ms=3, color=color, ls=styles[k % 4],
+                       label=name)  # fmt: skip
+            drawn = True
+        best = [e for e, r in zip(epochs, recs, strict=True) if r.get("best")]
+        if drawn and best:
+            right.axvline(best[-1], color=color, ls=":", lw=1)
+    ylabel = loss.replace("_", " ") if loss else "training loss"
+    left.set(xlabel="epoch", ylabel=ylabel, title="training loss")
+    title = f"validation ({metric})" if metric else "validation"
+    right.set(xlabel="epoch", ylabel=metric.replace("_", " ") if metric else "validation metric",
+              title=title)  # fmt: skip
     for ax in (left, right):
         ax.xaxis.get_major_locator().set_params(integer=True)
         if ax.lines:

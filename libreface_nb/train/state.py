@@ -48,6 +48,7 @@ over processes under DDP), the metrics ``step.validate`` returned (``val_…``, 
 from __future__ import annotations
 
 import json
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ from libreface_nb.atomic import atomic_path, write_text
 from libreface_nb.errors import CheckpointError
 
 FORMAT = "libreface_nb.fit/1"
+
+log = logging.getLogger(__name__)
 
 
 def rng_state() -> dict[str, Any]:
@@ -114,6 +117,30 @@ def write_history(path: Path, history: list[dict[str, Any]]) -> Path:
 
 
 def read_history(path: str | Path) -> list[dict[str, Any]]:
-    """Read a ``history.jsonl`` file (see the module docstring)."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    """The per-epoch records of a ``history.jsonl`` file (see the module docstring), in order.
+
+    The one reader of these files (plots take the records it returns). Lines that are not a JSON
+    object are skipped with a warning; records without an ``epoch`` (e.g. per-step logs) are
+    kept only when no record has one; of several records of one epoch (a file appended to by a
+    resumed run) the last is kept, at its place.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+    """
+    path = Path(path)
+    records = []
+    for k, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            log.warning("%s line %d is not JSON; skipped", path, k + 1)
+            continue
+        if isinstance(rec, dict):
+            records.append(rec)
+    if not any("epoch" in r for r in records):
+        return records
+    records = [r for r in records if r.get("epoch") is not None]
+    last = {r["epoch"]: i for i, r in enumerate(records)}
+    return [r for i, r in enumerate(records) if last[r["epoch"]] == i]

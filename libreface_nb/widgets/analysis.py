@@ -183,8 +183,8 @@ class FaceResult:
 
 def predict_aligned(model: ExplorerModel, faces: np.ndarray, rows: list[dict]) -> pd.DataFrame:
     """Aligned faces ``[N, 256, 256, 3]`` and their base rows → results-table rows."""
-    from libreface_nb.infer.backends import prepare_faces
     from libreface_nb.infer.columns import build_table
+    from libreface_nb.modelio.inputs import prepare_faces
 
     info = model.info
     out = model.backend.run(prepare_faces(faces, info))

@@ -67,8 +67,8 @@ def gradcam(model: object, aligned: np.ndarray, task: str, index: int) -> np.nda
     """
     import torch
 
-    from libreface_nb.export.onnx import model_info
-    from libreface_nb.infer.backends import prepare_faces
+    from libreface_nb.modelio.graph import model_info
+    from libreface_nb.modelio.inputs import prepare_faces
     from libreface_nb.models.tasks import activate
 
     if model.config.is_vit:
@@ -99,7 +99,7 @@ def occlusion_batch(aligned: np.ndarray, patch: int, stride: int) -> tuple[np.nd
 
 
 def _run(backend: object, faces: np.ndarray, output: str, index: int, batch: int = 32):
-    from libreface_nb.infer.backends import prepare_faces
+    from libreface_nb.modelio.inputs import prepare_faces
 
     vals = []
     for i in range(0, len(faces), batch):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from libreface_nb.errors import CheckpointError
-from libreface_nb.export.metadata import INPUT_NAME, ModelInfo
+from libreface_nb.modelio.metadata import INPUT_NAME, ModelInfo
 
 
 def read_metadata(path: str | Path) -> ModelInfo:

@@ -10,7 +10,7 @@ from faces_helpers import astronaut, blank, fit, write_video
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
     from libreface_nb.export.onnx import export_onnx
-    from libreface_nb.export.profile import standard_engines
+    from libreface_nb.infer.profile import standard_engines
 
     d = tmp_path_factory.mktemp("profile")
     model = tiny_model(("intensity",), img_size=32)
@@ -20,7 +20,7 @@ def engines(tmp_path_factory):
 
 
 def test_model_latency_table(engines):
-    from libreface_nb.export.profile import model_latency
+    from libreface_nb.infer.profile import model_latency
     from libreface_nb.plots.profile import model_latency as plot
 
     table = model_latency(engines[0], (1, 2), warmup=1, repeats=2)
@@ -33,7 +33,7 @@ def test_model_latency_table(engines):
 
 
 def test_pipeline_stages_table(engines):
-    from libreface_nb.export.profile import pipeline_stages
+    from libreface_nb.infer.profile import pipeline_stages
     from libreface_nb.plots.profile import stage_times
 
     table = pipeline_stages(engines[1], engines[0][:1], batch_size=2, warmup_frames=2)
@@ -48,7 +48,7 @@ def test_save_profile_and_predictions_over_time(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from libreface_nb.export.profile import save_profile
+    from libreface_nb.infer.profile import save_profile
     from libreface_nb.plots.profile import predictions_over_time
 
     lat = pd.DataFrame({"engine": ["ort"], "batch": [1], "ms_per_face": [5.0]})
