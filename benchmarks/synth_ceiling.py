@@ -87,12 +87,16 @@ def _params(run: Path, notebook: str, defaults: dict) -> dict:
     return {**defaults, **(yaml.safe_load(path.read_text()) or {})}
 
 
-def _subjects(n_subjects: int, seed: int) -> dict[str, object]:
-    """DISFA subject id → the pseudo-subject the fixture rendered (as ``au.write_disfa``)."""
+def _subjects(n_subjects: int, seed: int, base_photos: str = "") -> dict[str, object]:
+    """DISFA subject id → the pseudo-subject the fixture rendered (as ``au.write_disfa``, from the
+    same usable base photos as ``make_fixture``)."""
     from libreface_nb.data.fixtures.au import disfa_subject_ids
+    from libreface_nb.data.fixtures.build import screen_base_photos
     from libreface_nb.data.synth import make_subjects
 
-    return dict(zip(disfa_subject_ids(n_subjects), make_subjects(n_subjects, seed), strict=True))
+    bases = screen_base_photos(base_photos)[0] if base_photos else None
+    made = make_subjects(n_subjects, seed, bases=bases)
+    return dict(zip(disfa_subject_ids(n_subjects), made, strict=True))
 
 
 def _frame_seed(seed: int, subject_idx: int, frame: int) -> int:
@@ -271,9 +275,6 @@ def run_variant(run: Path, variant: str, out: Path, students: bool = False) -> d
         raise SystemExit(
             f"{run}: needs a SynthAU DISFA run (intensity), such as the synth profile's"
         )
-    if p01["base_photos"]:
-        raise SystemExit(f"{run}: made from base_photos={p01['base_photos']!r}; this script "
-                         "re-renders the bundled photos' subjects only")  # fmt: skip
     seed = int(p01["seed"])
     torch.manual_seed(int(p02["seed"]))
     data = splits.load_run_data(run, p02["fold"])
@@ -294,7 +295,7 @@ def run_variant(run: Path, variant: str, out: Path, students: bool = False) -> d
     augment = {k: p02[k] for k in ("rotation", "color", "crop_jitter")}
     sets = splits.make_datasets(data, "intensity", img_size=p02["img_size"], seed=p02["seed"],
                                 augment=augment)  # fmt: skip
-    subjects = _subjects(int(p01["fixture_subjects"]), seed)
+    subjects = _subjects(int(p01["fixture_subjects"]), seed, str(p01["base_photos"] or ""))
     cache: dict = {}
 
     def remake(datasets: dict) -> float:

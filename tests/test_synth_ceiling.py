@@ -37,6 +37,17 @@ def test_rerender_matches_the_fixture_video_and_another_seed_is_refused(ceiling,
         ceiling.check_fixture(disfa, ceiling._subjects(2, 6), 6)
 
 
+def test_rerender_of_a_real_faces_fixture_matches_and_the_bundled_photos_do_not(ceiling, tmp_path):
+    index = prepare.load_dataset("disfa", seed=5, n_subjects=3, n_frames=2, cache_dir=tmp_path,
+                                 base_photos="real_faces").index  # fmt: skip
+    subjects = ceiling._subjects(3, 5, "real_faces")
+    assert [Path(s.base).stem for s in subjects.values()] == ["canada_003f", "canada_008f",
+                                                              "canada_010f"]  # fmt: skip
+    assert ceiling.check_fixture(index, subjects, 5) < ceiling.MAX_FRAME_DIFF / 2
+    with pytest.raises(SystemExit, match="other base photos"):
+        ceiling.check_fixture(index, ceiling._subjects(3, 5), 5)
+
+
 class _Dataset:
     """What rerender needs of a FaceDataset: ``table``, ``rows`` and ``face``."""
 
