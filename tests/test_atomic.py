@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from fs_helpers import plain_mode
 
 from libreface_nb import atomic
 
@@ -75,22 +76,12 @@ def test_write_json_format(tmp_path):
     assert target.read_text() == '{\n "k": [\n  1,\n  2\n ]\n}\n'
 
 
-def _plain_mode(folder) -> int:
-    """The mode a plain ``open(path, "w")`` gives a new file in ``folder`` under this umask."""
-    plain = folder / "plain.txt"
-    with open(plain, "w") as fh:
-        fh.write("x")
-    mode = plain.stat().st_mode & 0o777
-    plain.unlink()
-    return mode
-
-
 @pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
 def test_written_files_get_the_mode_a_plain_open_gives(tmp_path, umask):
     """Not mkstemp's 0o600: under umask 022 a written file is 0o644, readable by others."""
     old = os.umask(umask)
     try:
-        expected = _plain_mode(tmp_path)
+        expected = plain_mode(tmp_path)
         atomic.write_bytes(tmp_path / "b.bin", b"b")
         atomic.write_json(tmp_path / "j.json", {"a": 1})
         with atomic.atomic_path(tmp_path / "p.pt") as tmp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from export_helpers import random_faces, tiny_model
+from fs_helpers import plain_mode
 
 from libreface_nb.errors import CheckpointError, ConfigError
 from libreface_nb.modelio.metadata import ModelInfo, output_names
@@ -60,20 +61,10 @@ def exported(tmp_path_factory):
     return model, path
 
 
-def _plain_mode(folder) -> int:
-    """The mode a plain ``open(path, "w")`` gives a new file in ``folder`` under this umask."""
-    plain = folder / "plain.txt"
-    with open(plain, "w") as fh:
-        fh.write("x")
-    mode = plain.stat().st_mode & 0o777
-    plain.unlink()
-    return mode
-
-
 def test_exported_onnx_gets_the_mode_a_plain_open_gives(exported):
     """Readable by whoever may read the folder (0o644 under umask 022), not mkstemp's 0o600."""
     _, path = exported
-    assert path.stat().st_mode & 0o777 == _plain_mode(path.parent)
+    assert path.stat().st_mode & 0o777 == plain_mode(path.parent)
 
 
 def test_export_passes_the_checker_and_has_a_dynamic_batch(exported):
@@ -127,7 +118,7 @@ def test_int8_is_smaller_and_agrees_with_fp32(exported):
     _, fp32 = exported
     int8 = quantize_int8(fp32, random_faces(16, 64, seed=1))
     assert int8.name == "student_int8.onnx"
-    assert int8.stat().st_mode & 0o777 == _plain_mode(int8.parent)
+    assert int8.stat().st_mode & 0o777 == plain_mode(int8.parent)
     assert int8.stat().st_size < 0.4 * fp32.stat().st_size
     info = read_metadata(int8)
     assert (info.precision, info.calibration["faces"]) == ("int8", 16)
