@@ -57,10 +57,11 @@ def test_make_subjects_takes_bases_in_turn():
     assert [s.shape for s in three] == [s.shape for s in synth.make_subjects(6, 0)]
 
 
-def test_one_mesh_per_photo_content(flipped_photo, monkeypatch):
+def test_one_mesh_per_photo_content(flipped_photo, monkeypatch, tmp_path):
     import libreface_nb.faces.mesh as mesh_module
 
     photo, path = flipped_photo
+    monkeypatch.setattr(B, "MESH_CACHE", tmp_path / "meshes")  # no mesh on disk yet
     calls = []
     real = mesh_module.detect_faces
     monkeypatch.setattr(mesh_module, "detect_faces", lambda img, **kw: calls.append(1) or real(img))
