@@ -194,7 +194,10 @@ def real_faces_markdown(folder: str | Path) -> str:
     photos["set"] = photos["person"].str.split("_").str[0]
     rows = []
     for (name, kind), part in photos.groupby(["set", "expression"]):
-        sizes = [Image.open(p).size for p in part["path"]]
+        sizes = []
+        for path in part["path"]:
+            with Image.open(path) as im:
+                sizes.append(im.size)
         rows.append({
             "set": name, "photos": kind, "persons": part["person"].nunique(),
             "long side (px)": max(max(wh) for wh in sizes),
