@@ -60,31 +60,27 @@ from libreface_nb import artifacts
 
 VARIANTS = ("clean", "clean_noid", "as_run", "landmarks")
 NB01, NB02, NB03 = artifacts.NB01, artifacts.NB02, artifacts.NB03
-# Notebook 02's defaults for what a profile may leave out (its parameters cell).
-NB02_DEFAULTS = {
-    "seed": 0, "task": "intensity", "fold": "", "vit_size": "base", "img_size": 224,
-    "pool": "flatten", "class_token": False, "epochs": 20, "batch_size": 28, "lr": 3e-5,
-    "weight_decay": 1e-4, "warmup_epochs": 1.0, "patience": 5, "drop_path_rate": 0.0,
-    "rotation": 0.0, "color": 0.0, "crop_jitter": 1.0,
-}  # fmt: skip
-# Notebook 03's defaults (its parameters cell) for what a profile may leave out.
-NB03_DEFAULTS = {
-    "seed": 0, "student_arch": "resnet18", "encoder_classes": 0, "img_size": 224,
-    "crop_jitter": 1.0, "epochs": 12, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-4,
-    "warmup_epochs": 0.0, "patience": 5, "alpha": 1.0, "projection": "nearest",
-    "kl": "bernoulli", "feature_loss": "mse",
-}  # fmt: skip
 # Mean |re-render − video frame| allowed (0-255): measured 4.4 (same fixture), 43 (another seed).
 MAX_FRAME_DIFF = 12.0
 
 
-def _params(run: Path, notebook: str, defaults: dict) -> dict:
+def _params(run: Path, notebook: str, defaults: dict | None = None) -> dict:
+    """The parameters the run passed to ``notebook`` (its ``parameters.yaml``) over
+    ``defaults``."""
     path = run / artifacts.parameters_yaml(notebook)
     if not path.is_file():
         raise SystemExit(
             f"{path} is missing: run the synth profile's notebook {notebook[:2]} first"
         )
-    return {**defaults, **(yaml.safe_load(path.read_text()) or {})}
+    return {**(defaults or {}), **(yaml.safe_load(path.read_text()) or {})}
+
+
+def _recipe(run: Path, notebook: str, cls):
+    """The run's training recipe of ``notebook`` (:mod:`libreface_nb.train.recipes`): what it
+    passed, the recipe's defaults for the rest; no progress bars."""
+    params = _params(run, notebook)
+    kept = {k: v for k, v in params.items() if k in cls.parameter_names()}
+    return cls(**{**kept, "progress": False})
 
 
 def _subjects(n_subjects: int, seed: int, base_photos: str = "") -> dict[str, object]:
@@ -231,25 +227,18 @@ def train_students(run: Path, data, teacher, remake, out: Path) -> dict:
 
     ``remake(datasets)`` gives the student's datasets the variant's faces."""
     from libreface_nb.data import splits
-    from libreface_nb.models.factory import ModelConfig
-    from libreface_nb.train.distill import DistillConfig, student_fit_config, train_student
+    from libreface_nb.train.distill import train_student
     from libreface_nb.train.finetune import evaluate
+    from libreface_nb.train.recipes import StudentRecipe
 
-    p03 = _params(run, NB03, NB03_DEFAULTS)
-    sets = splits.make_datasets(data, "intensity", img_size=p03["img_size"], seed=p03["seed"],
-                                augment={"crop_jitter": p03["crop_jitter"]})  # fmt: skip
+    r03 = _recipe(run, NB03, StudentRecipe)
+    sets = splits.make_datasets(data, "intensity", img_size=r03.img_size, seed=r03.seed,
+                                augment=r03.augment.kwargs())  # fmt: skip
     remake(sets)
-    cfg = ModelConfig(p03["student_arch"], ("intensity",), img_size=p03["img_size"],
-                      encoder_classes=p03["encoder_classes"])  # fmt: skip
-    fit_cfg = student_fit_config(
-        "intensity", epochs=p03["epochs"], batch_size=p03["batch_size"], lr=p03["lr"],
-        weight_decay=p03["weight_decay"], warmup_epochs=p03["warmup_epochs"],
-        patience=p03["patience"], seed=p03["seed"], progress=False,
-    )  # fmt: skip
-    variant = {k: p03[k] for k in ("projection", "kl", "feature_loss")}
+    cfg, fit_cfg = r03.model_config("intensity"), r03.fit_config("intensity")
     out_rows = {}
     for name, ablation in (("distilled", "both"), ("undistilled", "none")):
-        distill = DistillConfig.ablation(ablation, p03["alpha"], **variant)
+        distill = r03.distill_config(ablation)
         result = train_student(sets, teacher, cfg, distill, fit_cfg, out / name)
         test = evaluate(result.model, "intensity", sets["test"])
         out_rows[name] = {
@@ -265,18 +254,19 @@ def run_variant(run: Path, variant: str, out: Path, students: bool = False) -> d
     import torch
 
     from libreface_nb.data import splits
-    from libreface_nb.models.factory import ModelConfig
     from libreface_nb.train import finetune as FT
+    from libreface_nb.train.recipes import TeacherRecipe
 
     p01 = _params(run, NB01, {"seed": 0, "dataset": "disfa", "fixture_subjects": 3,
                               "data_root": "", "base_photos": ""})  # fmt: skip
-    p02 = _params(run, NB02, NB02_DEFAULTS)
-    if p01["dataset"] != "disfa" or p01["data_root"] or p02["task"] != "intensity":
+    p02 = _params(run, NB02, {"fold": ""})
+    r02 = _recipe(run, NB02, TeacherRecipe)
+    if p01["dataset"] != "disfa" or p01["data_root"] or r02.task != "intensity":
         raise SystemExit(
             f"{run}: needs a SynthAU DISFA run (intensity), such as the synth profile's"
         )
     seed = int(p01["seed"])
-    torch.manual_seed(int(p02["seed"]))
+    torch.manual_seed(r02.seed)
     data = splits.load_run_data(run, p02["fold"])
     if variant == "landmarks":
         t0 = time.perf_counter()
@@ -292,9 +282,8 @@ def run_variant(run: Path, variant: str, out: Path, students: bool = False) -> d
             "train_s": round(time.perf_counter() - t0, 1),
             "run": str(run),
         }
-    augment = {k: p02[k] for k in ("rotation", "color", "crop_jitter")}
-    sets = splits.make_datasets(data, "intensity", img_size=p02["img_size"], seed=p02["seed"],
-                                augment=augment)  # fmt: skip
+    sets = splits.make_datasets(data, "intensity", img_size=r02.img_size, seed=r02.seed,
+                                augment=r02.augment.kwargs())  # fmt: skip
     subjects = _subjects(int(p01["fixture_subjects"]), seed, str(p01["base_photos"] or ""))
     cache: dict = {}
 
@@ -306,14 +295,7 @@ def run_variant(run: Path, variant: str, out: Path, students: bool = False) -> d
     if variant != "as_run":
         check_fixture(sets["test"].table, subjects, seed)
     render_s = remake(sets)
-    cfg = ModelConfig(arch="vit", tasks=("intensity",), img_size=p02["img_size"],
-                      vit_size=p02["vit_size"], class_token=p02["class_token"], fixed_pos=True,
-                      pool=p02["pool"], drop_path_rate=p02["drop_path_rate"])  # fmt: skip
-    fit_cfg = FT.teacher_fit_config(
-        "intensity", epochs=p02["epochs"], batch_size=p02["batch_size"], lr=p02["lr"],
-        weight_decay=p02["weight_decay"], warmup_epochs=p02["warmup_epochs"],
-        patience=p02["patience"], seed=p02["seed"], progress=False,
-    )  # fmt: skip
+    cfg, fit_cfg = r02.model_config(), r02.fit_config()
     t0 = time.perf_counter()
     result = FT.finetune_teacher(sets, "intensity", cfg, fit_cfg, out / variant)
     test = FT.evaluate(result.model, "intensity", sets["test"])

@@ -20,10 +20,10 @@ from libreface_nb.train.distill import (
     feature_term,
     kl_term,
     nearest_indices,
-    student_fit_config,
     train_student,
 )
 from libreface_nb.train.finetune import task_loss
+from libreface_nb.train.recipes import StudentRecipe
 
 torch.set_num_threads(1)
 
@@ -255,7 +255,7 @@ class _Faces(torch.utils.data.Dataset):
 def test_train_student_with_fit_logs_every_term_and_saves_the_student(models, tmp_path):
     teacher, _ = _fresh(models)
     data = {"train": _Faces(8, 1), "val": _Faces(6, 2)}
-    cfg = student_fit_config("intensity", epochs=1, batch_size=4, progress=False)
+    cfg = StudentRecipe(epochs=1, batch_size=4, progress=False).fit_config("intensity")
     student_cfg = ModelConfig("resnet18", ("intensity",), img_size=32)
     res = train_student(data, teacher, student_cfg, DistillConfig(), cfg, tmp_path / "s")
     (record,) = res.fit.history
@@ -265,9 +265,3 @@ def test_train_student_with_fit_logs_every_term_and_saves_the_student(models, tm
     with torch.no_grad():
         assert torch.equal(again(x)["intensity"], res.model.eval()(x)["intensity"])
     assert again.extra["distill"]["alpha_kl"] == 1.0
-
-
-def test_student_fit_config_is_libreface_disfa_recipe():
-    cfg = student_fit_config("intensity")
-    got = (cfg.lr, cfg.batch_size, cfg.epochs, cfg.seed, cfg.clip_grad, cfg.monitor, cfg.mode)
-    assert got == (1e-3, 128, 12, 0, 1.0, "val_pcc", "max")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,10 @@ from libreface_nb.train.finetune import (
     finetune_teacher,
     publish_teacher,
     task_loss,
-    teacher_fit_config,
 )
 from libreface_nb.train.loop import FitResult
 from libreface_nb.train.mae import MAE, save_mae_checkpoint
+from libreface_nb.train.recipes import TeacherRecipe
 
 
 # -- metrics --------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def _teacher(task: str) -> ModelConfig:
 @pytest.mark.parametrize("task", ["intensity", "detection", "expression"])
 def test_finetune_each_task_writes_a_loadable_teacher(tmp_path, task):
     data = {"train": Faces(32, 0), "val": Faces(16, 1)}
-    cfg = teacher_fit_config(task, epochs=2, batch_size=16, lr=1e-3, progress=False)
+    cfg = TeacherRecipe(task=task, epochs=2, batch_size=16, lr=1e-3, progress=False).fit_config()
     res = finetune_teacher(data, task, _teacher(task), cfg, tmp_path)
     loaded = load_model(tmp_path / "model.pt")
     assert loaded.config.tasks == (task,)
@@ -126,7 +127,7 @@ def get_monitor(task: str) -> str:
 
 def test_intensity_teacher_learns_the_toy_task(tmp_path):
     data = {"train": Faces(64, 0), "val": Faces(32, 1)}
-    cfg = teacher_fit_config("intensity", epochs=6, batch_size=16, lr=1e-3, progress=False)
+    cfg = TeacherRecipe(epochs=6, batch_size=16, lr=1e-3, progress=False).fit_config()
     res = finetune_teacher(data, "intensity", _teacher("intensity"), cfg, tmp_path)
     assert evaluate(res.model, "intensity", Faces(32, 2))["pcc"] > 0.9
 
@@ -135,8 +136,8 @@ def test_mae_checkpoint_loads_with_no_missing_encoder_key(tmp_path):
     mae = MAE("tiny", 32, class_token=False, decoder="small")
     path = save_mae_checkpoint(tmp_path / "encoder.pth", mae)
     data = {"train": Faces(16, 0), "val": Faces(8, 1)}
-    cfg = teacher_fit_config(
-        "intensity", epochs=1, batch_size=8, progress=False, restore_best=False
+    cfg = replace(
+        TeacherRecipe(epochs=1, batch_size=8, progress=False).fit_config(), restore_best=False
     )
     res = finetune_teacher(data, "intensity", _teacher("intensity"), cfg, tmp_path / "t",
                            encoder_checkpoint=path)  # fmt: skip
@@ -177,7 +178,7 @@ def test_choose_on_validation_refuses_an_unvalidated_fit():
 
 def test_publish_teacher_writes_the_chosen_model_and_history_once(tmp_path):
     data = {"train": Faces(16, 0), "val": Faces(8, 1)}
-    cfg = teacher_fit_config("intensity", epochs=2, batch_size=8, progress=False)
+    cfg = TeacherRecipe(epochs=2, batch_size=8, progress=False).fit_config()
     res = finetune_teacher(data, "intensity", _teacher("intensity"), cfg, tmp_path / "scratch")
     path = publish_teacher(res, tmp_path / "teacher", extra={"teacher_source": "scratch"})
     loaded = load_model(path)

@@ -53,21 +53,23 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from libreface_nb.errors import ConfigError
-from libreface_nb.models.factory import FaceModel
+from libreface_nb.models.factory import FaceModel, ModelConfig
 from libreface_nb.models.tasks import get_task
+from libreface_nb.train.choices import FeatureLoss, KLKind, Projection
 from libreface_nb.train.finetune import metrics_of, predict, task_loss
 from libreface_nb.train.loop import FitConfig, FitResult, fit
 
 log = logging.getLogger(__name__)
 
-#: ablation name → (feature term on, KL term on). "none" = plain student training.
+#: ablation name (:data:`~libreface_nb.train.choices.Ablation`) → (feature term on, KL term on).
+#: "none" = plain student training.
 ABLATIONS: dict[str, tuple[bool, bool]] = {
     "both": (True, True),
     "feature": (True, False),
@@ -92,17 +94,16 @@ class DistillConfig:
     alpha_feature: float = 1.0
     alpha_kl: float = 1.0
     task_weight: float = 1.0
-    projection: str = "nearest"  #: "nearest" (parameter-free, the paper's) or "linear"
-    kl: str = "bernoulli"  #: "bernoulli" (proper distributions) or "reference" (LibreFace's)
-    feature_loss: str = "mse"  #: "mse" (LibreFace's) or "relative" (MSE / mean squared teacher)
+    projection: Projection = "nearest"  #: "nearest" (parameter-free, the paper's) or "linear"
+    kl: KLKind = "bernoulli"  #: "bernoulli" (proper distributions) or "reference" (LibreFace's)
+    feature_loss: FeatureLoss = "mse"  #: "mse" (LibreFace's) or "relative" (MSE / mean t²)
 
     def __post_init__(self) -> None:
-        if self.projection not in ("nearest", "linear"):
-            raise ConfigError(f"projection {self.projection!r}: use 'nearest' or 'linear'")
-        if self.kl not in ("bernoulli", "reference"):
-            raise ConfigError(f"kl {self.kl!r}: use 'bernoulli' or 'reference'")
-        if self.feature_loss not in ("mse", "relative"):
-            raise ConfigError(f"feature_loss {self.feature_loss!r}: use 'mse' or 'relative'")
+        for name, kind in (("projection", Projection), ("kl", KLKind),
+                           ("feature_loss", FeatureLoss)):  # fmt: skip
+            choices = get_args(kind)
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name} {getattr(self, name)!r}: use one of {list(choices)}")
 
     @classmethod
     def ablation(cls, name: str, alpha: float = 1.0, **kw: Any) -> DistillConfig:
@@ -254,13 +255,6 @@ class DistillStep:
 # --- one call for notebook 03 -------------------------------------------------------------
 
 
-def student_fit_config(task: str, **overrides: Any) -> FitConfig:
-    """LibreFace's DISFA distillation recipe (AdamW lr 1e-3, batch 128, 12 epochs, seed 0,
-    clip 1.0), monitoring the task's metric (mode max); ``overrides`` replace any field."""
-    recipe = {"epochs": 12, "batch_size": 128, "lr": 1e-3, "monitor": get_task(task).monitor}
-    return FitConfig(**(recipe | {"mode": "max", "seed": 0} | overrides))
-
-
 @dataclass
 class StudentResult:
     """A trained student (best epoch's weights), fit's result and where ``model.pt`` went."""
@@ -274,7 +268,7 @@ class StudentResult:
 def train_student(
     datasets: dict[str, Any],
     teacher: FaceModel | None,
-    student_cfg: Any,
+    student_cfg: ModelConfig,
     distill_cfg: DistillConfig,
     fit_cfg: FitConfig,
     out_dir: str | Path,
@@ -289,7 +283,7 @@ def train_student(
         teacher: the frozen teacher; not used (may be None) when both distillation weights are 0.
         student_cfg: the student's :class:`~libreface_nb.models.factory.ModelConfig`.
         distill_cfg: loss weights (e.g. ``DistillConfig.ablation("kl")``).
-        fit_cfg: a ``FitConfig`` (e.g. :func:`student_fit_config`).
+        fit_cfg: a ``FitConfig`` (e.g. :meth:`.recipes.StudentRecipe.fit_config`).
         out_dir: gets fit's ``best.pt``, ``last.pt``, ``history.jsonl`` and ``model.pt``
             (:func:`~libreface_nb.models.factory.save_model` of the best epoch's student, its
             ``extra`` holding the task, the distillation config, best epoch and monitor value).

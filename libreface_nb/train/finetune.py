@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from libreface_nb.config import INTENSITY_MAX
+from libreface_nb.models.factory import ModelConfig
 from libreface_nb.models.tasks import activate, get_task
 from libreface_nb.train import metrics as M
 from libreface_nb.train.loop import FitConfig, FitResult, fit, to_device
@@ -118,11 +119,6 @@ class FinetuneStep:
         return {f"val_{k}": float(v) for k, v in m.items() if k != "per_output"}
 
 
-def teacher_fit_config(task: str, **overrides: Any) -> FitConfig:
-    """A :class:`FitConfig` monitoring the task's metric (mode max); paper defaults otherwise."""
-    return FitConfig(**({"monitor": get_task(task).monitor, "mode": "max"} | overrides))
-
-
 @dataclass
 class FinetuneResult:
     """The fine-tuned model (best epoch's weights), fit's result, the import report if any."""
@@ -136,7 +132,7 @@ class FinetuneResult:
 def finetune_teacher(
     datasets: dict[str, Any],
     task: str,
-    model_cfg: Any,
+    model_cfg: ModelConfig,
     fit_cfg: FitConfig,
     out_dir: str | Path,
     *,
@@ -149,7 +145,7 @@ def finetune_teacher(
         datasets: ``{"train": …, "val": …}`` (:func:`libreface_nb.data.splits.make_datasets`).
         task: ``intensity`` | ``detection`` | ``expression``.
         model_cfg: a :class:`libreface_nb.models.factory.ModelConfig` (its ``tasks`` = ``(task,)``).
-        fit_cfg: e.g. :func:`teacher_fit_config`.
+        fit_cfg: e.g. :meth:`libreface_nb.train.recipes.TeacherRecipe.fit_config`.
         out_dir: gets fit's ``best.pt``, ``last.pt``, ``history.jsonl`` and ``model.pt``
             (:func:`~libreface_nb.models.factory.save_model` of the best epoch's teacher).
         encoder_checkpoint: a local MAE / timm / LibreFace-MAE file for the encoder

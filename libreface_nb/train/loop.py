@@ -78,19 +78,26 @@ class FitInterrupted(LibreFaceError):
 
 @dataclass
 class FitConfig:
-    """Everything :func:`fit` needs besides the step and the data (defaults: the paper's recipe)."""
+    """Everything :func:`fit` needs besides the step and the data: the loop's mechanics.
 
-    epochs: int = 20  #: at most this many epochs
-    batch_size: int = 28  #: global batch (all processes together)
-    lr: float = 3e-5  #: peak learning rate
+    The training recipes (epochs, batch, lr, weight decay, warm-up, patience, seed of notebooks
+    02 and 03) live in :mod:`libreface_nb.train.recipes`, which builds this object; here
+    ``epochs``, ``batch_size`` and ``lr`` have no default, and the other knobs default to
+    "off" (no weight decay, no warm-up, no early stopping). The optimiser settings every recipe
+    shares are defaults here: AdamW betas (0.9, 0.999), gradient clipping at 1.0, cosine to 0.
+    """
+
+    epochs: int  #: at most this many epochs
+    batch_size: int  #: global batch (all processes together)
+    lr: float  #: peak learning rate
     min_lr: float = 0.0  #: cosine floor
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
-    warmup_epochs: float = 1.0  #: linear warm-up length, in epochs (may be fractional)
+    warmup_epochs: float = 0.0  #: linear warm-up length, in epochs (may be fractional)
     clip_grad: float | None = 1.0  #: max gradient L2 norm; None = no clipping
     monitor: str = "val_loss"  #: key of step.validate's dict for early stopping
     mode: str = "min"  #: "max" (PCC, F1, accuracy) or "min" (losses)
-    patience: int = 5  #: epochs without improvement before stopping; 0 = never stop early
+    patience: int = 0  #: epochs without improvement before stopping; 0 = never stop early
     seed: int = 0
     max_steps_per_epoch: int | None = None  #: cap the batches of an epoch (quick runs)
     drop_last: bool = True
