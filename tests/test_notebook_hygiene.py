@@ -11,18 +11,25 @@ Rules (DESIGN.md conventions, STYLE.md 1, 3, 8, 21):
 - no ``def`` or ``class`` in any code cell (the package does the work);
 - every ``## `` section opens with a markdown explanation of the idea behind it (≥ 200 characters)
   and
-  the notebook cites the LibreFace paper.
+  the notebook cites the LibreFace paper;
+- no measured-looking number (a decimal below 2, a percentage, a duration, a speed, an
+  approximation, a "130×" ratio) in any markdown cell but the one *Expected results* cell, which
+  ``libreface_nb.results`` writes from ``results/synth.json`` (:func:`measured_numbers`; facts that
+  look like measurements are in :data:`ALLOWED`).
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from libreface_nb.profiles import NOTEBOOKS_DIR, declared_parameters, discover_notebooks
+from libreface_nb.results import EXPECTED_TAG
 
 NOTEBOOKS = discover_notebooks(NOTEBOOKS_DIR)
 ALL_IPYNB = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -108,3 +115,90 @@ def test_sections_teach(nb):
             f"{path.name}: section {s.splitlines()[0]!r} needs an explanation of its idea"
         )
     assert any("Chang et al." in s or "WACV 2024" in s for s in md), f"{path.name}: cite the paper"
+
+
+#: What a measured number looks like in prose (inline code is left out first: `lr = 3e-5` is a
+#: parameter). Integers are not flagged: AU numbers, image sizes and counts of a setup are facts.
+MEASURED = re.compile(
+    r"(?<![\w.])[-−]?[01]?\.\d+(?![\d.])"  # a decimal below 2: 0.62, .5, 1.0 (PCCs, rates)
+    r"|\d+(?:\.\d+)?\s?%"  # a percentage: 38 %
+    r"|\d+(?:[.,]\d+)?\s?(?:ms|s|sec|seconds?|min|minutes?|h|hours?)\b"  # a duration: 160 s
+    r"|\d+(?:[.,]\d+)?\s?(?:fps|frames/s|images/s)\b"  # a speed
+    r"|[~≈]\s?[-−]?\d+(?:[.,]\d+)?(?:e-\d+)?×?"  # an approximation: ~1e-6, ≈ 0.7, ~50×
+    r"|\d×(?!\s?\d)"  # a ratio: 130× the task loss (not a size: 256×256)
+    r"|\b(?:about|under|well under|within) (?:a|an|half an) (?:minute|hour)\b"
+)
+#: Facts that look like measurements, with their source: each phrase is removed before the check.
+ALLOWED: dict[str, str] = {
+    "hides 75 % of them": "MAE's mask ratio (He et al., CVPR 2022)",
+    "95% interval": "the level of the bootstrap intervals (a parameter)",
+    "about 7% in PCC on DISFA": "LibreFace's gain over OpenFace 2.0 (Chang et al., WACV 2024)",
+    "clipping at 1.0": "the gradient-clipping norm (a parameter)",
+    "at probability 0.5": "the detection threshold (a parameter)",
+    "probability ≥ 0.5": "the detection threshold (a parameter)",
+}
+_CODE = re.compile(r"`[^`\n]*`")
+
+
+def _is_expected_cell(cell: dict) -> bool:
+    return EXPECTED_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def measured_numbers(path: str | Path) -> list[str]:
+    """Measured-looking numbers in a notebook's markdown cells, Expected results cell excepted.
+
+    Returns one ``"cell i: 'match' in '…context…'"`` line per hit (empty when clean).
+    """
+    hits = []
+    book = json.loads(Path(path).read_text(encoding="utf-8"))
+    for i, cell in enumerate(book["cells"]):
+        if cell["cell_type"] != "markdown" or _is_expected_cell(cell):
+            continue
+        text = " ".join(_CODE.sub("`…`", "".join(cell["source"])).split())
+        for phrase in ALLOWED:
+            text = text.replace(phrase, "…")
+        for m in MEASURED.finditer(text):
+            context = text[max(0, m.start() - 50) : m.end() + 30]
+            hits.append(f"cell {i}: {m.group()!r} in {context!r}")
+    return hits
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["measured 0.69 MAE-initialised", "about 50 s on a 2-core CPU", "PCC ≈ 0.7 with seed 0",
+     "typically ~1e-6", "some 130× the task loss", "for 38 % of unseen people",
+     "in 1–2 minutes", "at 93 images/s", "in well under a minute", "a rate of 1.0"],
+)  # fmt: skip
+def test_measured_numbers_are_recognised(sentence):
+    assert MEASURED.search(sentence), sentence
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["AU12 pulls the lip corners up", "resampled to 256×256", "AdamW lr 3e-5", "LibreFace 2.0",
+     "at intensity 0, 2.5 and 5", "on the 0–5 scale", "16 × 50-frame synth run", "opset 17",
+     "3 pseudo-subjects × 40 frames", "widths of 3.5 in (one column)", "ICC(3,1)"],
+)  # fmt: skip
+def test_facts_are_not_flagged(sentence):
+    assert not MEASURED.search(sentence), sentence
+
+
+def test_every_allowed_fact_is_quoted_somewhere():
+    text = " ".join(
+        " ".join(c.source.split())
+        for p in ALL_IPYNB
+        for c in nbformat.read(p, as_version=4).cells
+        if c.cell_type == "markdown"
+    )
+    unused = [phrase for phrase in ALLOWED if phrase not in text]
+    assert not unused, f"no notebook says these any more; drop them from ALLOWED: {unused}"
+
+
+def test_numbers_only_in_the_expected_results_cell(nb):
+    path, _ = nb
+    hits = measured_numbers(path)
+    assert not hits, (
+        f"{path.name}: measured-looking numbers outside the Expected results cell (it is written "
+        "by `python -m libreface_nb.results --cells` from results/synth.json; point to it, or "
+        "add a fact with its source to ALLOWED):\n" + "\n".join(hits)
+    )
