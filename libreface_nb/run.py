@@ -47,6 +47,18 @@ def pick_kernel(requested: str | None) -> str:
     return DEFAULT_KERNEL if DEFAULT_KERNEL in specs else "python3"
 
 
+def kernel_pythonpath(current: str = "") -> str:
+    """``PYTHONPATH`` for a notebook's kernel: the folder holding the ``libreface_nb`` this
+    runner imported, first. The kernel starts in the run folder, where ``import libreface_nb``
+    would otherwise find whichever copy is installed (an editable install of another clone, or
+    of the main tree when this is a ``git worktree``): the notebooks must run the code whose
+    commit run.json records."""
+    from libreface_nb.config import REPO_ROOT
+
+    parts = [str(REPO_ROOT)] + [p for p in current.split(os.pathsep) if p and p != str(REPO_ROOT)]
+    return os.pathsep.join(parts)
+
+
 def notebook_error(executed: Path) -> str:
     """The first error recorded in an executed notebook, as ``Name: message`` ("" if none)."""
     try:
@@ -100,6 +112,7 @@ def execute_notebook(
         "WARNING",
     ]
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", **(env or {})}
+    env["PYTHONPATH"] = kernel_pythonpath(env.get("PYTHONPATH", ""))
     with open(out_dir / artifacts.PAPERMILL_LOG, "w") as logf:
         proc = subprocess.Popen(
             cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, start_new_session=True

@@ -302,3 +302,18 @@ def test_cli_dispatches_on_its_command_table(capsys):
     assert cli.main(["version"]) == 0
     assert capsys.readouterr().out.strip() == __version__
     assert cli.main(["nope"]) == 2
+
+
+def test_kernels_import_the_runners_package_first():
+    """A kernel starts in the run folder; the runner's own clone goes first on its PYTHONPATH
+    (so a run from a ``git worktree`` runs that tree's code, not an installed copy's)."""
+    import os
+
+    from libreface_nb.config import REPO_ROOT
+    from libreface_nb.run import kernel_pythonpath
+
+    root = str(REPO_ROOT)
+    assert kernel_pythonpath("") == root
+    assert kernel_pythonpath(os.pathsep.join(["/a", root, "/b"])) == os.pathsep.join(
+        [root, "/a", "/b"]
+    )
