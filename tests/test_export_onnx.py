@@ -47,6 +47,34 @@ def test_run_training_data_reads_notebook_01_of_the_run(tmp_path, monkeypatch):
         assert run_training_data(tmp_path) == want
 
 
+def test_run_alignment_reads_the_runs_notebook_01(tmp_path, monkeypatch):
+    """The exported ``alignment`` is how notebook 01 aligned the run's faces; a notebook 01
+    from before ``align_border`` used the mirror fill; no run: LibreFace's dark fill."""
+    import json
+
+    from libreface_nb.export.onnx import run_alignment
+    from libreface_nb.infer.pipeline import alignment_options
+
+    monkeypatch.setenv("LIBREFACE_NB_RUNS_ROOT", str(tmp_path / "no_runs"))
+    assert run_alignment("") == "libreface_quad/fast/constant"
+    (tmp_path / "run.json").write_text("{}")
+    nb01 = tmp_path / "01_data_prep_and_augmentation"
+    nb01.mkdir()
+    cases = (
+        ({"align_method": "fast"}, "libreface_quad/fast/reflect"),
+        (
+            {"align_method": "reference", "align_border": "constant"},
+            "libreface_quad/reference/constant",
+        ),
+    )
+    for metrics, want in cases:
+        (nb01 / "metrics.json").write_text(json.dumps(metrics))
+        assert run_alignment(tmp_path) == want
+    info = ModelInfo.for_tasks(("intensity",), alignment=run_alignment(tmp_path))
+    assert alignment_options(info)["border"] == "constant"
+    assert alignment_options(info)["method"] == "reference"
+
+
 def test_foreign_metadata_is_refused():
     with pytest.raises(CheckpointError, match="no libreface_nb metadata"):
         ModelInfo.from_props({"producer": "x"}, "x.onnx")

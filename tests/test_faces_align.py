@@ -222,9 +222,33 @@ def test_constant_border_fast_matches_reference_on_a_face_cut_by_each_edge(edge:
         "left": np.s_[:, :12],
         "right": np.s_[:, -12:],
     }
-    mirror = align_face(img, q, 256).astype(np.float32)
+    mirror = align_face(img, q, 256, border="reflect").astype(np.float32)
     dark = align_face(img, q, 256, border="constant").astype(np.float32)
     assert dark[band[edge]].mean() < 0.5 * mirror[band[edge]].mean()
+
+
+@pytest.mark.parametrize("method", ["fast", "reference"])
+def test_the_default_fill_is_librefaces_dark_fill(method: str) -> None:
+    """Both methods default to ``border="constant"`` (LibreFace 0.2.0's fill), on a face cut by
+    the top edge, where the two fills differ."""
+    img, q = _cut_by("top", photos()["astronaut"], face_quad(_landmarks("astronaut")))
+    default = align_face(img, q, 256, method)
+    assert np.array_equal(default, align_face(img, q, 256, method, border="constant"))
+    assert not np.array_equal(default, align_face(img, q, 256, method, border="reflect"))
+
+
+@pytest.mark.parametrize(("shape", "sigma"), [((300, 260, 3), 5.12), ((9, 40, 3), 10.0)])
+def test_reference_blur_is_scipys_gaussian_filter(shape: tuple, sigma: float) -> None:
+    """The reference recipe's blur (run by OpenCV) against ``scipy.ndimage.gaussian_filter``
+    itself, the filter LibreFace's aligner calls; the second case has a kernel (radius 40)
+    wider than the image, where both must reflect more than once."""
+    from scipy.ndimage import gaussian_filter
+
+    from libreface_nb.faces.align_reference import gaussian_blur
+
+    f = np.random.default_rng(3).uniform(0, 255, shape).astype(np.float32)
+    want = gaussian_filter(f, [sigma, sigma, 0])
+    assert np.abs(gaussian_blur(f, sigma) - want).max() <= 1e-3
 
 
 def test_border_is_checked() -> None:

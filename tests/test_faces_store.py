@@ -16,7 +16,7 @@ from libreface_nb.faces.store import (
     quads,
 )
 
-PARAMS = {"size": 256, "method": "fast", "max_faces": 1, "detector": "auto"}
+PARAMS = {"size": 256, "method": "fast", "max_faces": 1, "detector": "auto", "border": "constant"}
 RNG = np.random.default_rng(7)
 
 
@@ -140,3 +140,17 @@ def test_a_store_written_with_double_lists_still_loads(tmp_path) -> None:
     np.testing.assert_array_equal(landmarks(m)[0].ravel(), rows[0]["landmarks"])
     schema = pq.read_schema(tmp_path / "manifest.parquet")
     assert schema.field("landmarks").type.value_type == pa.float32()
+
+
+def test_a_store_without_border_is_the_mirror_fill_and_refused_for_the_dark_one(tmp_path) -> None:
+    """store.json files written before ``border`` was recorded hold mirror-filled faces: they
+    reopen with ``border="reflect"`` and are refused, naming the setting, with the default."""
+    import json
+
+    from libreface_nb.errors import ConfigError
+
+    legacy = {k: v for k, v in PARAMS.items() if k != "border"}
+    (tmp_path / "store.json").write_text(json.dumps(legacy))
+    StoreWriter(tmp_path, {**legacy, "border": "reflect"})  # same faces: accepted
+    with pytest.raises(ConfigError, match="border='reflect'.*align_border='reflect'"):
+        StoreWriter(tmp_path, PARAMS)

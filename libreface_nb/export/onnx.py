@@ -31,7 +31,7 @@ from libreface_nb import artifacts
 from libreface_nb.atomic import atomic_path
 from libreface_nb.errors import CheckpointError, ConfigError, RunError
 from libreface_nb.modelio.graph import OPSET, Activated, model_info, set_metadata, write_onnx
-from libreface_nb.modelio.metadata import INPUT_NAME, SYNTHAU
+from libreface_nb.modelio.metadata import DEFAULT_ALIGNMENT, INPUT_NAME, SYNTHAU
 from libreface_nb.modelio.runtime import ort_session, read_metadata, run_onnx
 
 log = logging.getLogger(__name__)
@@ -44,26 +44,42 @@ PARITY_ATOL = 1e-4
 QUANT_OPS = ("Conv", "Gemm", "MatMul", "Add", "Relu", "MaxPool", "GlobalAveragePool", "Flatten")
 
 
-def run_training_data(run_dir: str | Path) -> str:
-    """What the models of run folder ``run_dir`` were trained on (metadata ``training_data``).
-
-    Notebook 01's ``metrics.json`` (:data:`libreface_nb.artifacts.NB01_METRICS`) as that run's
-    notebooks find it (:func:`libreface_nb.runs.find_input`): ``SynthAU`` when it built a
-    synthetic fixture, else its ``dataset``. ``""`` when ``run_dir`` is not a run folder (no
-    ``run.json``) or no notebook 01 is found.
-    """
+def _nb01_metrics(run_dir: str | Path) -> dict | None:
+    """Notebook 01's ``metrics.json`` (:data:`libreface_nb.artifacts.NB01_METRICS`) as the
+    notebooks of run folder ``run_dir`` find it (:func:`libreface_nb.runs.find_input`); None when
+    ``run_dir`` is not a run folder (no ``run.json``) or no notebook 01 is found."""
     from libreface_nb import runs
 
     if not str(run_dir) or not (Path(run_dir) / artifacts.RUN_JSON).is_file():
-        return ""
+        return None
     try:
         nb01 = runs.find_input(run_dir, artifacts.NB01_METRICS).parent
     except RunError:
-        return ""
-    metrics = runs.load_metrics(nb01)
-    if "synthetic" not in metrics:
+        return None
+    return runs.load_metrics(nb01)
+
+
+def run_training_data(run_dir: str | Path) -> str:
+    """What the models of run folder ``run_dir`` were trained on (metadata ``training_data``):
+    ``SynthAU`` when its notebook 01 built a synthetic fixture, else its ``dataset``; ``""``
+    without a notebook 01 (see :func:`_nb01_metrics`)."""
+    metrics = _nb01_metrics(run_dir)
+    if metrics is None or "synthetic" not in metrics:
         return ""
     return SYNTHAU if metrics["synthetic"] else str(metrics.get("dataset", ""))
+
+
+def run_alignment(run_dir: str | Path) -> str:
+    """How the faces of run folder ``run_dir`` were aligned (metadata ``alignment``):
+    ``libreface_quad/<align_method>/<align_border>`` from notebook 01's ``metrics.json``. A
+    notebook 01 that predates ``align_border`` aligned with the mirror fill (``reflect``); without
+    a notebook 01, the workbook's default (:data:`~libreface_nb.modelio.metadata.DEFAULT_ALIGNMENT`:
+    imported LibreFace weights get LibreFace's dark fill)."""
+    metrics = _nb01_metrics(run_dir)
+    if metrics is None:
+        return DEFAULT_ALIGNMENT
+    method = metrics.get("align_method", "fast")
+    return f"libreface_quad/{method}/{metrics.get('align_border', 'reflect')}"
 
 
 def _git_sha() -> str:
@@ -108,7 +124,8 @@ def export_onnx(
     if training_data is None:
         training_data = run_training_data(run_dir)
     info = model_info(model, activation_applied=activated, source=str(source),
-                      run_dir=str(run_dir), training_data=training_data)  # fmt: skip
+                      run_dir=str(run_dir), training_data=training_data,
+                      alignment=run_alignment(run_dir))  # fmt: skip
     info = info.with_precision("fp32", git_sha=_git_sha())
     with atomic_path(path) as tmp:
         write_onnx(model, tmp, info, opset)

@@ -14,17 +14,16 @@ mapped to a square. Two warps of the same quad are offered:
 
 Beyond the image edge (``border``), both methods offer two fills:
 
-- ``"reflect"`` (the default of both, unchanged): the FFHQ recipe's mirrored copy of the image,
-  blurred and median-blended; a face cut by the top edge of the frame gets a blurred mirror image
-  of itself above the forehead ("ghost face");
-- ``"constant"``: LibreFace 0.2.0's own fill (its aligner pads with zeros before the same blur and
-  median blend, the median taken over the padded image zeros included): a dark, blurred band.
-  **LibreFace parity needs** ``border="constant"`` (and, for its pip package, ``size=512``). The
-  fast path takes the median of the crop's pixels plus the zero frame's count (the reference's
-  median before its blur step, which moves it by a grey level or so at most).
-
-The default stays ``"reflect"`` for now: models trained with this workbook were trained on it
-(a long measured training run depends on it); flipping the default to ``"constant"`` is pending.
+- ``"constant"`` (the default of both): LibreFace 0.2.0's own fill (its aligner pads with zeros
+  before the same blur and median blend, the median taken over the padded image zeros included):
+  a dark, blurred band. **LibreFace parity needs it** (and, for its pip package, ``size=512``).
+  The fast path takes the median of the crop's pixels plus the zero frame's count (the
+  reference's median before its blur step, which moves it by a grey level or so at most).
+- ``"reflect"``: the FFHQ recipe's mirrored copy of the image, blurred and median-blended; a face
+  cut by the top edge of the frame gets a blurred mirror image of itself above the forehead (a
+  "ghost face" that no LibreFace model saw in training). The default before face stores and
+  model files recorded their border; a store or model file without one means this fill
+  (:mod:`libreface_nb.faces.store`, :func:`libreface_nb.infer.pipeline.alignment_options`).
 
 Coordinates: landmarks and quads are in pixel-index coordinates of the input image (pixel ``i``
 is centred at ``i``), as in the FFHQ recipe, which adds 0.5 before Pillow's QUAD transform.
@@ -37,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from libreface_nb.config import ALIGNED_SIZE
-from libreface_nb.faces.align_reference import BORDERS, align_reference
+from libreface_nb.faces.align_reference import BORDERS, DEFAULT_BORDER, align_reference
 from libreface_nb.faces.quad import (  # noqa: F401 - re-exported: align's public geometry
     EYE_A,
     EYE_B,
@@ -62,7 +61,7 @@ def align_face(
     method: str = "fast",
     *,
     transform_size: int | None = None,
-    border: str = "reflect",
+    border: str = DEFAULT_BORDER,
 ) -> np.ndarray:
     """Aligned face crop.
 
@@ -74,9 +73,8 @@ def align_face(
         transform_size: ``"reference"`` only: side of the intermediate square (LibreFace's
             training script used 4096; default ``4 * size``, which differs from 4096 by less
             than 0.2 grey levels on average).
-        border: fill beyond the image edge: ``"reflect"`` (default, the FFHQ recipe's mirror)
-            or ``"constant"`` (LibreFace 0.2.0's dark fill; needed for LibreFace parity). See
-            the module docstring; the default is kept until the pending switch.
+        border: fill beyond the image edge: ``"constant"`` (default, LibreFace 0.2.0's dark
+            fill) or ``"reflect"`` (the FFHQ recipe's mirror). See the module docstring.
 
     Returns:
         uint8 ``[size, size, 3]``.
@@ -94,9 +92,7 @@ def align_face(
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def _align_fast(
-    img: np.ndarray, quad: np.ndarray, size: int, border: str = "reflect"
-) -> np.ndarray:
+def _align_fast(img: np.ndarray, quad: np.ndarray, size: int, border: str) -> np.ndarray:
     """One affine warp of ``quad`` to ``size``×``size`` (see the module docstring)."""
     import cv2
 

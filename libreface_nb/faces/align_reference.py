@@ -22,16 +22,32 @@ import numpy as np
 
 from libreface_nb.faces.quad import crop_and_pad, quad_size, shrink_factor
 
-BORDERS = ("reflect", "constant")
+BORDERS = ("constant", "reflect")
+#: LibreFace 0.2.0's dark fill (see :mod:`libreface_nb.faces.align`).
+DEFAULT_BORDER = "constant"
+
+
+def gaussian_blur(f: np.ndarray, sigma: float) -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter(f, [sigma, sigma, 0])`` of float32 ``[H, W, C]``, run by
+    OpenCV: scipy's kernel (``exp(-x²/2σ²)``, normalized, radius ``int(4σ + 0.5)``) and its
+    ``mode="reflect"`` edge (OpenCV's ``BORDER_REFLECT``, which reflects again for a kernel
+    wider than the image). Two to three times faster than scipy on a padded 512-px face;
+    ``tests/test_faces_align.py`` checks it against scipy itself."""
+    import cv2
+
+    radius = int(4.0 * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (x / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).astype(np.float32)
+    out = cv2.sepFilter2D(f, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_REFLECT)
+    return out.reshape(f.shape)
 
 
 def _blurred_padding(
-    img: np.ndarray, pad: tuple[int, ...], qsize: float, border: str = "reflect"
+    img: np.ndarray, pad: tuple[int, ...], qsize: float, border: str = DEFAULT_BORDER
 ) -> np.ndarray:
     """Pad ``img`` by ``pad`` (left, top, right, bottom; ``border`` mode: ``reflect`` or zeros)
     and soften the padded area."""
-    from scipy.ndimage import gaussian_filter
-
     if border not in BORDERS:
         raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
     pl, pt, pr, pb = pad
@@ -46,13 +62,13 @@ def _blurred_padding(
         1.0 - np.minimum(y / pt, (h - 1 - y) / pb),
     )
     blur = qsize * 0.02
-    f += (gaussian_filter(f, [blur, blur, 0]) - f) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
+    f += (gaussian_blur(f, blur) - f) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
     f += (np.median(f, axis=(0, 1)) - f) * np.clip(mask, 0.0, 1.0)
     return np.clip(np.rint(f), 0, 255).astype(np.uint8)
 
 
 def align_reference(
-    img: np.ndarray, quad: np.ndarray, size: int, transform_size: int, border: str = "reflect"
+    img: np.ndarray, quad: np.ndarray, size: int, transform_size: int, border: str = DEFAULT_BORDER
 ) -> np.ndarray:
     """Reference alignment of uint8 RGB ``img`` ``[H, W, 3]`` by ``quad`` ``[4, 2]``
     (``border``: see the module docstring).

@@ -28,7 +28,7 @@ import pandas as pd
 from libreface_nb.config import ALIGNED_SIZE
 from libreface_nb.errors import UnreadableInputError
 from libreface_nb.faces import io
-from libreface_nb.faces.align import align_face, face_quad
+from libreface_nb.faces.align import DEFAULT_BORDER, align_face, face_quad
 from libreface_nb.faces.manifest import new_row
 from libreface_nb.faces.mesh import Face, FaceMesh
 from libreface_nb.faces.pose import head_pose
@@ -47,6 +47,8 @@ class PreprocessOptions:
         method: alignment, ``"fast"`` or ``"reference"`` (see :func:`align_face`).
         detector: ``"auto"``, ``"mesh"`` or ``"full_range"`` (see :class:`FaceMesh`).
         size: aligned face side in pixels.
+        border: fill beyond the image edge, ``"constant"`` (LibreFace's dark fill) or
+            ``"reflect"`` (the FFHQ mirror); see :mod:`libreface_nb.faces.align`.
         track_videos: one tracking FaceMesh per video (faster, stable track ids); False runs
             static mode on every frame.
     """
@@ -55,6 +57,7 @@ class PreprocessOptions:
     method: str = "fast"
     detector: str = "auto"
     size: int = ALIGNED_SIZE
+    border: str = DEFAULT_BORDER
     track_videos: bool = True
 
     def store_params(self) -> dict:
@@ -64,6 +67,7 @@ class PreprocessOptions:
             "method": self.method,
             "max_faces": self.max_faces,
             "detector": self.detector,
+            "border": self.border,
         }
 
 
@@ -77,6 +81,7 @@ class _FrameProcessor:
 
     def __init__(self, writer: StoreWriter, opts: PreprocessOptions) -> None:
         self.writer, self.method, self.size = writer, opts.method, opts.size
+        self.border = opts.border
 
     def rows(
         self, mesh: FaceMesh, source: str, frame: int, time_s: float, image: np.ndarray
@@ -101,7 +106,7 @@ class _FrameProcessor:
         try:
             lm = np.asarray(face.landmarks, dtype=np.float32)
             quad = face_quad(lm)
-            aligned = align_face(image, quad, self.size, self.method)
+            aligned = align_face(image, quad, self.size, self.method, border=self.border)
             pitch, yaw, roll = head_pose(lm)
             face_file = self.writer.write_face(source, frame, k, aligned)  # last: no stray PNG
         except Exception as exc:

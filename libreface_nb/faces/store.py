@@ -2,7 +2,9 @@
 
 Layout of ``store_dir``::
 
-    store.json               parameters the store was built with (size, method, max_faces, ...)
+    store.json               parameters the store was built with (size, method, max_faces,
+                             detector, border); a store.json without ``border`` was written
+                             before stores recorded it and means the mirror fill (``reflect``)
     manifest.parquet         the consolidated manifest (written at the end of a run)
     manifest/part-*.parquet  chunks written during a run (merged into manifest.parquet at the end)
     done/<key>.json          one marker per whole video whose every frame is done (see below)
@@ -51,6 +53,8 @@ from libreface_nb.faces.manifest import (  # noqa: F401 - STATUSES: part of the 
 )
 
 log = logging.getLogger(__name__)
+#: The fill of stores whose store.json predates its ``border`` key (the FFHQ mirror).
+LEGACY_BORDER = "reflect"
 
 _DTYPES = DTYPES
 _LISTS = LISTS
@@ -308,6 +312,14 @@ class StoreWriter:
         path = self.store / "store.json"
         if path.is_file():
             old = json.loads(path.read_text())
+            if "border" in params:  # a store written before the key existed: the mirror
+                old.setdefault("border", LEGACY_BORDER)
+            if old.get("border") != params.get("border"):
+                raise ConfigError(
+                    f"{path}: this store's faces were aligned with border={old['border']!r}, "
+                    f"not border={params.get('border')!r}; use another store folder (notebook "
+                    f"01's face_store), or pass align_border={old['border']!r} to reuse it"
+                )
             if old != params:
                 raise ConfigError(
                     f"{path}: this store was built with {old}, not {params}; "

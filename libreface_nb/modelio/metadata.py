@@ -29,7 +29,10 @@ Metadata keys (all values are strings; JSON where marked):
 ``aligned_size``          side of the aligned face the crop is taken from (``256``)
 ``transform``             ``au``: resize the aligned face to round(S·256/224), centre crop S;
                           ``fer``: resize the aligned face to S×S
-``alignment``             ``libreface_quad/fast`` (:func:`libreface_nb.faces.align.align_face`)
+``alignment``             ``libreface_quad/<method>/<border>``: how the model's faces were
+                          aligned (:func:`libreface_nb.faces.align.align_face`), e.g.
+                          ``libreface_quad/fast/constant``; files written before the border
+                          was recorded say ``libreface_quad/fast``, which means the mirror fill
 ``mean`` / ``std``        JSON lists, ImageNet RGB normalization applied after scaling to [0, 1]
 ``precision``             ``fp32`` or ``int8`` (static QDQ, per channel)
 ``source``                the checkpoint file it was exported from ("" when unknown)
@@ -57,6 +60,8 @@ from libreface_nb.errors import CheckpointError, ConfigError
 from libreface_nb.models.tasks import get_task
 
 FORMAT = "libreface_nb.onnx/1"
+#: The workbook's default alignment (fast warp, LibreFace's dark fill beyond the frame edge).
+DEFAULT_ALIGNMENT = "libreface_quad/fast/constant"
 INPUT_NAME = "image"
 PRECISIONS = ("fp32", "int8")
 #: ``training_data`` of a model trained on this workbook's synthetic faces.
@@ -94,7 +99,7 @@ class ModelInfo:
     input_size: int = INPUT_SIZE
     aligned_size: int = ALIGNED_SIZE
     transform: str = "au"
-    alignment: str = "libreface_quad/fast"
+    alignment: str = DEFAULT_ALIGNMENT
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
     activation_applied: bool = True
@@ -174,3 +179,16 @@ class ModelInfo:
                 kw[key] = raw
         kw["tasks"], kw["outputs"] = tuple(kw["tasks"]), tuple(kw["outputs"])
         return cls(**kw)
+
+
+def alignment_options(info: Any) -> dict[str, Any]:
+    """:func:`~libreface_nb.faces.align.align_face` keywords (method, border, transform_size)
+    for the faces of a model whose ``alignment`` metadata is ``info.alignment``: a missing
+    border (files written before it was recorded) is the mirror fill, ``reflect``."""
+    parts = str(getattr(info, "alignment", "")).split("/")
+    method = "reference" if "reference" in parts[1:2] else "fast"
+    opts: dict[str, Any] = {"method": method}
+    opts["border"] = "constant" if "constant" in parts[2:] else "reflect"
+    if method == "reference":
+        opts["transform_size"] = int(info.aligned_size)  # quad straight to the output size
+    return opts

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from libreface_nb import artifacts
-from libreface_nb.config import ALIGNED_SIZE, DETECTION_THRESHOLD
+from libreface_nb.config import DETECTION_THRESHOLD
 from libreface_nb.errors import CheckpointError, RunError, UnreadableInputError
 
 log = logging.getLogger(__name__)
@@ -183,11 +183,11 @@ class FaceResult:
 
 def predict_aligned(model: ExplorerModel, faces: np.ndarray, rows: list[dict]) -> pd.DataFrame:
     """Aligned faces ``[N, 256, 256, 3]`` and their base rows → results-table rows."""
+    from libreface_nb.infer.backends import prepare_for
     from libreface_nb.infer.columns import build_table
-    from libreface_nb.modelio.inputs import prepare_faces
 
     info = model.info
-    out = model.backend.run(prepare_faces(faces, info))
+    out = model.backend.run(prepare_for(model.backend, faces))
     preds = np.concatenate([out[n] for n in info.outputs], axis=1)
     return build_table(rows, preds, info)
 
@@ -197,6 +197,7 @@ def analyze_image(
 ) -> list[FaceResult]:
     """Every face in ``image`` (largest first), aligned and read by ``model``; [] if none."""
     from libreface_nb.faces import align_face, detect_faces, face_quad, head_pose
+    from libreface_nb.modelio.metadata import alignment_options
 
     faces = detect_faces(image, max_faces=max_faces)
     if not faces:
@@ -208,7 +209,8 @@ def analyze_image(
         pitch, yaw, roll = head_pose(lm)
         lms.append(lm[:, :2])
         quads.append(quad)
-        aligned.append(align_face(image, quad, ALIGNED_SIZE, "fast"))
+        size, opts = model.info.aligned_size, alignment_options(model.info)
+        aligned.append(align_face(image, quad, size, **opts))
         rows.append(
             {"source": source, "frame": 0, "time_s": 0.0, "face": k, "track_id": -1,
              "status": "ok", "reason": "", "score": float(face.score),

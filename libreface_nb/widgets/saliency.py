@@ -99,11 +99,11 @@ def occlusion_batch(aligned: np.ndarray, patch: int, stride: int) -> tuple[np.nd
 
 
 def _run(backend: object, faces: np.ndarray, output: str, index: int, batch: int = 32):
-    from libreface_nb.modelio.inputs import prepare_faces
+    from libreface_nb.infer.backends import prepare_for
 
     vals = []
     for i in range(0, len(faces), batch):
-        out = backend.run(prepare_faces(faces[i : i + batch], backend.info))
+        out = backend.run(prepare_for(backend, faces[i : i + batch]))
         vals.append(out[output][:, index])
     return np.concatenate(vals)
 
