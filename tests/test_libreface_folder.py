@@ -147,3 +147,32 @@ def test_alignment_metadata_names_method_and_border():
     assert opts("libreface_quad/fast/constant") == {"method": "fast", "border": "constant"}
     want = {"method": "reference", "border": "constant", "transform_size": 256}
     assert opts("libreface_quad/reference/constant") == want
+
+
+def test_videos_get_a_face_search_in_every_frame_with_a_libreface_folder(folder):
+    """LibreFace's recipe (a static face mesh per frame) is a weights folder's default; tracking
+    stays the default of the workbook's own models, and ``track_videos`` overrides either."""
+    from libreface_nb.infer.cli import _predict_parser
+    from libreface_nb.infer.pipeline import (
+        LibreFaceBackend,
+        PredictOptions,
+        StageTimes,
+        _Producer,
+    )
+
+    class Student:  # a backend without a preference, as OrtBackend and TorchBackend
+        info = None
+
+    def tracks(backend, track_videos=None) -> bool:
+        opts = PredictOptions(track_videos=track_videos)
+        return _Producer([], opts, backend, StageTimes()).track
+
+    lf = LibreFaceBackend(folder[0])
+    assert tracks(lf) is False
+    assert tracks(lf, True) is True
+    assert tracks(Student()) is True
+    assert tracks(Student(), False) is False
+    parse = _predict_parser().parse_args
+    assert parse(["x.mp4", "--out", "r.csv"]).tracking is None
+    assert parse(["x.mp4", "--out", "r.csv", "--tracking"]).tracking is True
+    assert parse(["x.mp4", "--out", "r.csv", "--no-tracking"]).tracking is False

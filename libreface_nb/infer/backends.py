@@ -6,6 +6,10 @@ with *activated* outputs (intensities 0–5, probabilities), whatever the backen
 same input, prepared by :func:`libreface_nb.modelio.inputs.prepare_faces` from 256×256 aligned
 faces exactly as :func:`libreface_nb.data.transforms.build_transform` prepares them for
 evaluation (resize, centre crop, ImageNet normalization; see that module).
+
+A backend with its own input recipe has ``prepare(faces)`` (uint8 aligned faces → what its
+``run`` takes; a LibreFace weights folder's two inputs, for one); :func:`prepare_for` picks it,
+else ``prepare_faces``. Callers go through :func:`prepare_for`, never ``prepare_faces`` directly.
 """
 
 from __future__ import annotations
@@ -33,6 +37,15 @@ class Backend(Protocol):
     info: ModelInfo
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]: ...
+
+
+def prepare_for(backend: Backend, faces: np.ndarray) -> np.ndarray:
+    """uint8 aligned faces ``[N, A, A, 3]`` → ``backend.run``'s input: the backend's own
+    ``prepare`` if it has one, else :func:`~libreface_nb.modelio.inputs.prepare_faces`."""
+    from libreface_nb.modelio.inputs import prepare_faces
+
+    own = getattr(backend, "prepare", None)
+    return own(faces) if own is not None else prepare_faces(faces, backend.info)
 
 
 class OrtBackend:

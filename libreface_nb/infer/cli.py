@@ -63,11 +63,21 @@ def _predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-faces", type=int, default=1, help="faces per frame, largest first")
     p.add_argument("--openface-columns", action="store_true", help="AU01_r, AU01_c, success…")
     p.add_argument("--landmarks", action="store_true", help="add x_0…x_477, y_0…y_477")
-    p.add_argument(
-        "--no-tracking",
+    track = p.add_mutually_exclusive_group()
+    track.add_argument(
+        "--tracking",
+        dest="tracking",
         action="store_true",
+        default=None,
+        help="video frames: one tracking FaceMesh per video (the default, except for a "
+        "LibreFace weights folder)",
+    )
+    track.add_argument(
+        "--no-tracking",
+        dest="tracking",
+        action="store_false",
         help="video frames: find the face anew in each frame (static FaceMesh), as LibreFace "
-        "does; needed for LibreFace parity on videos (default: one tracking FaceMesh per video)",
+        "does (the default for a LibreFace weights folder: needed for its numbers on videos)",
     )
     p.add_argument("--backend", choices=("ort", "torch"), default="ort")
     p.add_argument("--device", default="cpu", help="torch device (backend torch)")
@@ -124,7 +134,7 @@ def predict_main(argv: list[str]) -> int:
         opts = PredictOptions(
             batch_size=args.batch_size, every_nth_frame=args.every_nth_frame,
             max_faces=args.max_faces, landmarks=args.landmarks,
-            track_videos=not args.no_tracking,
+            track_videos=args.tracking,
         )  # fmt: skip
         sources = expand_sources(args.paths)
         if args.out:

@@ -45,9 +45,9 @@ import pandas as pd
 from libreface_nb.errors import ConfigError, UnreadableInputError
 from libreface_nb.faces import io
 from libreface_nb.faces.preprocess import LazyMesh, PreprocessOptions, list_media, status_row
-from libreface_nb.infer.backends import Backend, load_backend
+from libreface_nb.infer.backends import Backend, load_backend, prepare_for
 from libreface_nb.infer.columns import BASE, build_table, openface, output_columns
-from libreface_nb.modelio.inputs import prepare_faces
+from libreface_nb.modelio.metadata import alignment_options
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +62,13 @@ LIBREFACE_ALIGNMENTS = {
 }
 
 
-def alignment_options(info: Any) -> dict[str, Any]:
-    """:func:`~libreface_nb.faces.align.align_face` keywords (method, border, transform_size)
-    for the faces of a model whose ``alignment`` metadata is ``info.alignment``."""
-    parts = str(getattr(info, "alignment", "")).split("/")
-    method = "reference" if "reference" in parts[1:2] else "fast"
-    opts: dict[str, Any] = {"method": method}
-    opts["border"] = "constant" if "constant" in parts[2:] else "reflect"
-    if method == "reference":
-        opts["transform_size"] = int(info.aligned_size)  # quad straight to the output size
-    return opts
-
-
 class LibreFaceBackend:
     """The models of a LibreFace 0.2.0 weights folder, with LibreFace's input recipe.
 
     ``info`` has the tasks of every model found (intensity, detection, expression; LibreFace's
-    ``model_choice`` picks the AU files: ``"joint"`` or ``"separate"``), input = the normalized
-    512-px aligned face (``align``: ``"exact"`` or ``"fast"``, module docstring); ``run``
-    recovers its uint8 pixels, resizes them for each model as LibreFace does and returns the
+    ``model_choice`` picks the AU files: ``"joint"`` or ``"separate"``) and the alignment of its
+    512-px faces (``align``: ``"exact"`` or ``"fast"``, module docstring); :meth:`prepare`
+    resizes a uint8 face for each model as LibreFace does, and :meth:`run` returns the
     activated outputs as any backend does. ``files``: ``[(path, tasks)]`` used. ``runtime``:
     ``"ort"`` (each model exported once to a temporary fp32 ONNX file and run in ONNX Runtime on
     the CPU, about twice as fast) or ``"torch"`` (on ``device``).
@@ -139,32 +127,38 @@ class LibreFaceBackend:
                 sessions.append(ort_session(onnx, threads))  # the file is read: tmp may go
         return sessions
 
-    def _inputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Normalized 512-px faces → LibreFace's AU and FER inputs (float32 NCHW, 224 px)."""
+    #: LibreFace finds the face anew in every video frame (a static face mesh): parity on videos
+    #: needs the same (tracking landmarks move its outputs by up to 1.3 on the 0–5 scale).
+    tracks_videos = False
+
+    def prepare(self, faces: np.ndarray) -> np.ndarray:
+        """uint8 512-px aligned faces ``[N, 512, 512, 3]`` → LibreFace's two inputs stacked on
+        the channel axis, float32 ``[N, 6, 224, 224]``: channels 0–2 the AU models' (Pillow
+        bilinear to 256, centre crop 224), 3–5 the expression model's (Pillow bicubic to 224),
+        each ImageNet-normalized. Runs in the face-finding thread of :func:`iter_predictions`."""
         from PIL import Image
 
         mean = np.asarray(self.info.mean, np.float32)
         std = np.asarray(self.info.std, np.float32)
-        # prepare_faces normalized uint8 pixels: rounding the inverse gives them back exactly.
-        faces = np.rint((x.transpose(0, 2, 3, 1) * std + mean) * 255.0).clip(0, 255)
-        au, fer = [], []
-        for face in faces.astype(np.uint8):
+        out = np.empty((len(faces), 224, 224, 6), np.float32)
+        for i, face in enumerate(np.asarray(faces, np.uint8)):
             pil = Image.fromarray(face)
-            au.append(np.asarray(pil.resize((256, 256), Image.Resampling.BILINEAR))[16:240, 16:240])
-            fer.append(np.asarray(pil.resize((224, 224), Image.Resampling.BICUBIC)))
-
-        def norm(a: list[np.ndarray]) -> np.ndarray:
-            v = (np.stack(a).astype(np.float32) / np.float32(255.0) - mean) / std
-            return np.ascontiguousarray(v.transpose(0, 3, 1, 2))
-
-        return norm(au), norm(fer)
+            out[i, ..., :3] = np.asarray(pil.resize((256, 256), Image.Resampling.BILINEAR))[
+                16:240, 16:240
+            ]
+            out[i, ..., 3:] = np.asarray(pil.resize((224, 224), Image.Resampling.BICUBIC))
+        out /= np.float32(255.0)
+        out -= np.tile(mean, 2)
+        out /= np.tile(std, 2)
+        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Activated outputs of every model for :meth:`prepare`'s ``[N, 6, 224, 224]``."""
         import torch
 
         from libreface_nb.models.tasks import activate
 
-        au, fer = self._inputs(x)
+        au, fer = np.ascontiguousarray(x[:, :3]), np.ascontiguousarray(x[:, 3:])
         outs: dict[str, np.ndarray] = {}
         for i, model in enumerate(self.models):
             inp = fer if model.tasks == ("expression",) else au
@@ -190,7 +184,7 @@ class PredictOptions:
     max_faces: int = 1
     detector: str = "auto"
     landmarks: bool = False
-    track_videos: bool = True
+    track_videos: bool | None = None  # None: the backend's ``tracks_videos`` (default True)
     chunk_rows: int = 512
     queue_faces: int = 64
 
@@ -242,8 +236,13 @@ def expand_sources(paths: Iterable[str | Path] | str | Path) -> list[str]:
 class _Producer:
     """Frames → (row, prepared face or None, landmarks or None) items on a bounded queue."""
 
-    def __init__(self, sources: list[str], opts: PredictOptions, info: Any, times: StageTimes):
-        self.sources, self.opts, self.info, self.times = sources, opts, info, times
+    def __init__(
+        self, sources: list[str], opts: PredictOptions, backend: Backend, times: StageTimes
+    ):
+        self.sources, self.opts, self.info, self.times = sources, opts, backend.info, times
+        self.backend = backend
+        track = opts.track_videos
+        self.track = getattr(backend, "tracks_videos", True) if track is None else bool(track)
         self.q: queue.Queue = queue.Queue(maxsize=opts.queue_faces)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="predict-producer", daemon=True)
@@ -309,7 +308,7 @@ class _Producer:
         wanted = _EveryNth(opts.every_nth_frame) if opts.every_nth_frame > 1 else None
         try:
             with FaceMesh(
-                static=not opts.track_videos, max_faces=opts.max_faces, detector=opts.detector
+                static=not self.track, max_faces=opts.max_faces, detector=opts.detector
             ) as mesh:
                 frames = io.iter_video(src, frames=wanted)
                 while not self.stop.is_set():
@@ -350,7 +349,7 @@ class _Producer:
                     aligned = align_face(image, quad, self.info.aligned_size, **align_opts)
                     row["pitch"], row["yaw"], row["roll"] = head_pose(lm)
                 with self.times.stage("preprocess"):
-                    x = prepare_faces(aligned[None], self.info)[0]
+                    x = prepare_for(self.backend, aligned[None])[0]
             except Exception as exc:
                 row.update(status="error", reason=f"face {k} failed: {type(exc).__name__}: {exc}")
                 self._put((row, None, None))
@@ -388,7 +387,7 @@ def iter_predictions(
     opts = opts or PredictOptions()
     times = times or StageTimes()
     t0 = time.perf_counter()
-    prod = _Producer(expand_sources(paths), opts, backend.info, times)
+    prod = _Producer(expand_sources(paths), opts, backend, times)
     prod.thread.start()
     items: list = []
     parts: list[pd.DataFrame] = []
@@ -472,7 +471,8 @@ def predict(
             by step) or ``"fast"`` (:class:`LibreFaceBackend`).
         **options: :class:`PredictOptions` fields: ``batch_size`` (16), ``every_nth_frame``
             (1), ``max_faces`` (1), ``detector`` (``"auto"``), ``landmarks`` (False),
-            ``track_videos`` (True).
+            ``track_videos`` (None: one tracking face mesh per video, except for a LibreFace
+            weights folder, whose recipe finds the face anew in every frame).
 
     Returns:
         The results table (:mod:`libreface_nb.infer.columns`).
