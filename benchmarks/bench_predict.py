@@ -68,14 +68,17 @@ def make_models(work: Path, clip: Path, model: str | None) -> tuple[Path, Path]:
     return fp32, quantize_int8(fp32, faces)
 
 
-def throughput(clip: Path, model: Path, threads: int, warmup: int, batch: int) -> dict:
-    """One warm-up pass over ``warmup`` frames, then the whole clip, timed."""
+def throughput(clip: Path, model, threads: int, warmup: int, batch: int) -> dict:
+    """One warm-up pass over ``warmup`` frames, then the whole clip, timed. ``model``: an
+    exported ``.onnx`` file (run by ONNX Runtime with ``threads``) or a ready backend (e.g. a
+    LibreFace weights folder's :class:`~libreface_nb.infer.pipeline.LibreFaceBackend`)."""
     from contextlib import closing
 
     from libreface_nb.infer.backends import OrtBackend
     from libreface_nb.infer.pipeline import PredictOptions, StageTimes, iter_predictions
 
-    be = OrtBackend(model, threads)
+    be = OrtBackend(model, threads) if isinstance(model, str | Path) else model
+    model = Path(model) if isinstance(model, str | Path) else Path(be.info.source or "backend")
     with closing(iter_predictions(clip, be, PredictOptions(batch, chunk_rows=warmup))) as it:
         next(it, None)
     times = StageTimes()

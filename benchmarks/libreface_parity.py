@@ -282,14 +282,14 @@ def run_libreface(src: Path, pngs: list[Path], weights: Path, work: Path, choice
 
 def ours(pngs: list[Path], weights: Path, choice: str, align: str = "exact") -> pd.DataFrame:
     """``predict`` on the PNGs with the weights folder (``align``: ``exact``, ``fast``, or
-    ``mirror``: exact but with the default mirror fill)."""
+    ``mirror``: exact but with the FFHQ mirror fill)."""
     from dataclasses import replace
 
     from libreface_nb.infer.pipeline import LibreFaceBackend, predict
 
     be = LibreFaceBackend(weights, choice, align="exact" if align == "mirror" else align)
     if align == "mirror":
-        be.info = replace(be.info, alignment="libreface_quad/reference")
+        be.info = replace(be.info, alignment="libreface_quad/reference/reflect")
     t = predict([str(p) for p in pngs], be)
     t = t[t["face"] <= 0].copy()
     t["image"] = [Path(s).name for s in t["source"]]
@@ -316,15 +316,24 @@ def ours_video(media: list[str], every: int, weights: Path, track: bool) -> pd.D
     return t.set_index("image")
 
 
-def before(pngs: list[Path], weights: Path, work: Path) -> pd.DataFrame:
-    """The joint model as imported before: ONNX at 224 from a 256-px mirror-filled face."""
+def imported(pngs: list[Path], weights: Path, work: Path, border: str) -> pd.DataFrame:
+    """The joint model through ``import-libreface``: ONNX at 224 from the workbook's 256-px
+    face, filled beyond the frame edge with ``border`` (``reflect``: as before exports recorded
+    their fill; ``constant``: what an export without a run folder records now)."""
+    from dataclasses import replace
+
     from libreface_nb.export.onnx import export_onnx
+    from libreface_nb.infer.backends import OrtBackend
     from libreface_nb.infer.pipeline import predict
     from libreface_nb.models.checkpoints import libreface_model
 
     model, _ = libreface_model(weights / "AU_Recognition/weights/combined_resnet.pt")
-    onnx = export_onnx(model, work / "joint_fp32.onnx", training_data="")
-    t = predict([str(p) for p in pngs], onnx)
+    onnx = work / "joint_fp32.onnx"
+    if not onnx.exists():
+        export_onnx(model, onnx, training_data="")
+    be = OrtBackend(onnx)
+    be.info = replace(be.info, alignment=f"libreface_quad/fast/{border}")
+    t = predict([str(p) for p in pngs], be)
     t = t[t["face"] <= 0].copy()
     t["image"] = [Path(s).name for s in t["source"]]
     return t.set_index("image")
@@ -368,7 +377,8 @@ def compare(lf: pd.DataFrame, us: pd.DataFrame, label: str) -> tuple[pd.DataFram
 
 
 def pictures(worst: list, lf: pd.DataFrame, frames: Path, out: Path) -> list[Path]:
-    """LibreFace's aligned face | ours (512 px, dark fill), one PNG per frame."""
+    """LibreFace's aligned face | ours as ``predict`` makes it for a weights folder (its recipe
+    step by step: 512 px, dark fill), one PNG per frame; prints their pixel difference."""
     from PIL import Image
 
     from libreface_nb.faces.align import align_face, face_quad
@@ -382,8 +392,12 @@ def pictures(worst: list, lf: pd.DataFrame, frames: Path, out: Path) -> list[Pat
         faces = detect_faces(img)
         if not faces or name not in lf.index:
             continue
-        mine = align_face(img, face_quad(faces[0].landmarks), 512, border="constant")
+        quad = face_quad(faces[0].landmarks)
+        mine = align_face(img, quad, 512, "reference", transform_size=512, border="constant")
         theirs = np.asarray(Image.open(lf.loc[name, "aligned"]).convert("RGB"))
+        diff = np.abs(mine.astype(int) - theirs.astype(int))
+        print(f"{name}: aligned faces differ by at most {diff.max()} grey levels "
+              f"(mean {diff.mean():.4f}, {(diff > 0).mean():.2%} of values)")
         paths.append(out / f"aligned_{Path(name).stem}.png")
         Image.fromarray(np.concatenate([theirs, mine], axis=1)).save(paths[-1])
     return paths
@@ -440,9 +454,10 @@ def main(argv: list[str] | None = None) -> int:
                 t, s = compare(lf, ours(pngs, weights, choice, align), label)
                 tables.append(t)
                 summaries.append(s)
-            t, s = compare(lf, before(pngs, weights, out), "joint, before (ONNX, 256 mirror)")
-            tables.append(t)
-            summaries.append(s)
+            for border, label in (("reflect", "mirror, before"), ("constant", "dark, now")):
+                t, s = compare(lf, imported(pngs, weights, out, border), f"import, 256 {label}")
+                tables.append(t)
+                summaries.append(s)
             for track in (True, False):
                 video = ours_video(args.media, args.every, weights, track)
                 if len(video):
