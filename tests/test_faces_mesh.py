@@ -17,7 +17,11 @@ def test_face_found_on_real_photos(name: str) -> None:
     faces = detect_faces(img)
     assert len(faces) == 1
     face = faces[0]
-    assert face.landmarks.shape == (478, 3) and face.landmarks.dtype == np.float32
+    assert face.landmarks.shape == (478, 3)
+    assert face.landmarks.dtype == np.float32
+    # The float64 pixels LibreFace computes its quad from, whose float32 rounding is landmarks.
+    assert face.exact.dtype == np.float64
+    assert np.array_equal(face.exact.astype(np.float32), face.landmarks)
     assert 0.5 <= face.score <= 1.0
     h, w = img.shape[:2]
     x0, y0, x1, y1 = face.box

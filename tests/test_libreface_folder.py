@@ -48,7 +48,7 @@ def _reference(path, modules, choice="joint"):
     from libreface_nb.faces.mesh import detect_faces
 
     img = read_image(path)
-    quad = face_quad(detect_faces(img)[0].landmarks)
+    quad = face_quad(detect_faces(img)[0].exact)  # LibreFace: float64 pixels of MediaPipe's values
     aligned = align_face(img, quad, 512, "reference", transform_size=512, border="constant")
     au, fer = libreface_inputs(aligned)
     with torch.no_grad():

@@ -53,6 +53,11 @@ class Face:
         box: ``(x0, y0, x1, y1)`` in pixels, the bounding box of the landmarks' x, y.
         track_id: per-stream track id (tracking mode), -1 in static mode.
         detector: ``"mesh"`` (FaceMesh on the full frame) or ``"full_range"`` (detector + crop).
+        exact: float64 ``[478, 3]``, the same landmarks before rounding to float32 (full-frame
+            FaceMesh only, else None): LibreFace computes its alignment quad from these, and on
+            some frames the float32 rounding moves a few of its 512-px aligned pixels by one grey
+            level (``predict`` aligns from them; stores keep float32, see
+            :mod:`libreface_nb.faces.manifest`).
     """
 
     landmarks: np.ndarray
@@ -60,6 +65,7 @@ class Face:
     box: tuple[float, float, float, float]
     track_id: int = -1
     detector: str = field(default="mesh")
+    exact: np.ndarray | None = None
 
     @property
     def area(self) -> float:
@@ -146,10 +152,15 @@ def _new_mesh_graph(static: bool, max_faces: int, min_det: float, min_track: flo
         )
 
 
-def _to_pixels(face_landmarks, width: float, height: float) -> np.ndarray:
-    """A MediaPipe NormalizedLandmarkList → float32 ``[478, 3]`` pixels."""
-    pts = np.array([(p.x, p.y, p.z) for p in face_landmarks.landmark], dtype=np.float32)
-    return pts * np.array([width, height, width], dtype=np.float32)
+def _to_pixels(face_landmarks, width: float, height: float) -> tuple[np.ndarray, np.ndarray]:
+    """A MediaPipe NormalizedLandmarkList → ``[478, 3]`` pixels, float32 and float64.
+
+    MediaPipe's normalized values are float32; times the image size in float64 they are exact
+    (LibreFace computes its quad from these), and rounded to float32 they are the float32
+    product of before (IEEE rounds both to the nearest float32 of the exact product)."""
+    norm = np.array([(p.x, p.y, p.z) for p in face_landmarks.landmark], dtype=np.float32)
+    exact = norm.astype(np.float64) * np.array([width, height, width], dtype=np.float64)
+    return exact.astype(np.float32), exact
 
 
 def _detection_boxes(detections, width: int, height: int) -> list[tuple]:
@@ -240,10 +251,10 @@ class FaceMesh:
         dets = _detection_boxes(res.face_detections, w, h)
         faces, fresh = [], {}
         for lms in res.multi_face_landmarks or []:
-            pts = _to_pixels(lms, w, h)
+            pts, exact = _to_pixels(lms, w, h)
             box = landmarks_box(pts)
             score = _best_score(box, dets)
-            faces.append(Face(pts, 1.0 if score is None else score, box, -1, "mesh"))
+            faces.append(Face(pts, 1.0 if score is None else score, box, -1, "mesh", exact))
             fresh[id(faces[-1])] = score is not None
         want_more = len(faces) < self.max_faces
         if self.detector == "full_range" or (self.detector == "auto" and want_more):
@@ -309,7 +320,7 @@ class FaceMesh:
         res = _process(self._crop_mesh, {"image": np.ascontiguousarray(crop)})
         if not res.multi_face_landmarks:
             return None
-        pts = _to_pixels(res.multi_face_landmarks[0], CROP_SIDE, CROP_SIDE)
+        pts = _to_pixels(res.multi_face_landmarks[0], CROP_SIDE, CROP_SIDE)[0]
         pts[:, 0] = (pts[:, 0] - tx) / scale
         pts[:, 1] = (pts[:, 1] - ty) / scale
         pts[:, 2] = pts[:, 2] / scale

@@ -345,7 +345,7 @@ class _Producer:
             try:
                 with self.times.stage("align"):
                     lm = np.asarray(face.landmarks, dtype=np.float32)
-                    quad = face_quad(lm)
+                    quad = face_quad(face.exact if face.exact is not None else lm)
                     aligned = align_face(image, quad, self.info.aligned_size, **align_opts)
                     row["pitch"], row["yaw"], row["roll"] = head_pose(lm)
                 with self.times.stage("preprocess"):
