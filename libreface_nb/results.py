@@ -277,7 +277,7 @@ def render_page(record: Mapping[str, Any]) -> str:
         lines += ["", f"## {nb['name']}", "", "| number | value |", "|---|---:|"]
         for key, what in HEADLINES.get(nb["name"], ()):
             if key in metrics:
-                lines.append(f"| {what} (`{key}`) | {_ci(metrics, key)} |")
+                lines.append(f"| {_cell(what)} (`{key}`) | {_ci(metrics, key)} |")
         lines += _real_faces(metrics)
         rest = [k for k in metrics if not k.startswith("real_")]
         lines += ["", "<details><summary>every number of metrics.json</summary>", "",

@@ -5,10 +5,12 @@ This is ``make test``'s second step.
 Runs go into a temporary runs root (``--runs-root``, which the runner also hands to the notebooks'
 kernels as ``LIBREFACE_NB_RUNS_ROOT``), never into the user's outputs/runs. run.json must say
 every notebook passed, and each notebook's headline numbers (metrics.json) must be exactly what
-its header promises: one check per assert, so a failure names the number that broke. Every file
-and folder that the table of libreface_nb/artifacts.py says a notebook (or the runner) writes
-must be in the run folder, under the run's parameters: one test per artifact, named by its
-constant.
+its "Expected results" cell says for the fixture profile (a column rendered from
+``libreface_nb.results.FIXTURE_CHECKS``, whose every assert ``tests/test_results_pages.py`` finds
+in the ``_check_NN`` functions below): one check per assert, so a failure names the number that
+broke. Every file and folder that the table of libreface_nb/artifacts.py says a notebook (or the
+runner) writes must be in the run folder, under the run's parameters: one test per artifact,
+named by its constant.
 """
 
 from __future__ import annotations
