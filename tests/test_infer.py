@@ -358,3 +358,36 @@ def test_cli_no_tracking_finds_faces_anew_in_each_video_frame(model_files, media
     t = pd.read_csv(out)
     assert t["status"].tolist() == ["no_face"] * 3 + ["ok"] * 3
     assert t["track_id"].tolist() == [-1] * 6  # static FaceMesh: no tracks
+
+
+def test_rows_do_not_depend_on_the_number_of_alignment_workers(model_files, media):
+    """Faces are aligned and prepared in ``workers`` threads; the table is the same, in the
+    same order, for one worker or several (stills, a video, an unreadable file, two faces)."""
+    from libreface_nb import predict
+
+    one = predict(media, model_files[1], max_faces=2, landmarks=True, workers=1)
+    three = predict(media, model_files[1], max_faces=2, landmarks=True, workers=3)
+    pd.testing.assert_frame_equal(one, three)
+    assert one["status"].tolist()[-2:] == ["unreadable", "ok"]
+
+
+def test_a_face_that_fails_to_align_is_an_error_row_in_its_place(model_files, media, monkeypatch):
+    from libreface_nb import predict
+    from libreface_nb.errors import ConfigError
+    from libreface_nb.faces import align
+
+    real = align.align_face
+    calls = []
+
+    def flaky(image, quad, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the clip's first face (frame 3), in a worker thread
+            raise ValueError("quad out of this world")
+        return real(image, quad, *args, **kwargs)
+
+    monkeypatch.setattr(align, "align_face", flaky)
+    t = predict([media / "a_astronaut.png", media / "b_clip.avi"], model_files[1], workers=1)
+    assert t["status"].tolist() == ["ok"] + ["no_face"] * 3 + ["error", "ok", "ok"]
+    assert "face 0 failed: ValueError: quad out of this world" in t.loc[4, "reason"]
+    with pytest.raises(ConfigError, match="workers must be ≥ 1"):
+        predict(media / "a_astronaut.png", model_files[1], workers=0)

@@ -83,6 +83,9 @@ def _predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device (backend torch)")
     p.add_argument("--threads", type=int, default=None, help="model intra-op threads")
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--workers", type=int, default=2, help="threads aligning and preparing faces (speed only)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -134,7 +137,7 @@ def predict_main(argv: list[str]) -> int:
         opts = PredictOptions(
             batch_size=args.batch_size, every_nth_frame=args.every_nth_frame,
             max_faces=args.max_faces, landmarks=args.landmarks,
-            track_videos=args.tracking,
+            track_videos=args.tracking, workers=args.workers,
         )  # fmt: skip
         sources = expand_sources(args.paths)
         if args.out:

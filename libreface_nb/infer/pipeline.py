@@ -1,16 +1,20 @@
 """Streaming inference: images, folders and videos → one results row per frame and face.
 
-Two stages overlap: a producer thread decodes frames, finds faces (one tracking FaceMesh per
-video, a static one for stills), aligns them in memory (no PNG is written) and prepares the model
-input; the caller's thread runs the model on batches of ``batch_size`` faces and builds the rows.
-A bounded queue between them (``queue_faces`` items) keeps memory flat however long the video:
-the producer waits when the model falls behind. Every decoded frame gives at least one row with
+Three stages overlap: a producer thread decodes frames and finds faces (one tracking FaceMesh
+per video, a static one for stills); ``workers`` threads align each face in memory (no PNG is
+written) and prepare the model input; the caller's thread runs the model on batches of
+``batch_size`` faces and builds the rows. The producer queues each face's pending preparation in
+decode order and the caller waits for each in that order, so rows keep decode order whatever the
+number of workers, and each face is prepared by the same code alone: the results do not depend on
+``workers``. A bounded queue (``queue_faces`` items) keeps memory flat however long the video: the
+producer waits when the model falls behind. Every decoded frame gives at least one row with
 its status (:mod:`libreface_nb.infer.columns`); frames skipped by ``every_nth_frame`` are not
 decoded into rows at all (they are grabbed, not converted). Statuses and their reasons reuse the
 face store's conventions (:mod:`libreface_nb.faces.preprocess`).
 
-Per-stage wall time (decode, landmarks, align, preprocess in the producer; model and post in the
-consumer) is accumulated in :class:`StageTimes`; the producer's stages overlap the consumer's.
+Per-stage wall time (decode and landmarks in the producer; align and preprocess in the workers,
+summed over them; model and post in the consumer) is accumulated in :class:`StageTimes`; the
+stages of different threads overlap.
 
 A LibreFace 0.2.0 weights folder runs as :class:`LibreFaceBackend`: each model LibreFace would
 load from it (:func:`libreface_nb.models.checkpoints.libreface_weights`), with LibreFace's own
@@ -34,6 +38,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,21 +192,24 @@ class PredictOptions:
     track_videos: bool | None = None  # None: the backend's ``tracks_videos`` (default True)
     chunk_rows: int = 512
     queue_faces: int = 64
+    workers: int = 2  # threads aligning and preparing faces (results do not depend on it)
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "every_nth_frame", "max_faces", "chunk_rows", "queue_faces"):
+        counts = ("batch_size", "every_nth_frame", "max_faces", "chunk_rows", "queue_faces")
+        for name in (*counts, "workers"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)!r}")
 
 
 @dataclass
 class StageTimes:
-    """Seconds spent per stage, frames and faces seen (one producer and one consumer)."""
+    """Seconds spent per stage (summed over the threads that run it), frames and faces seen."""
 
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     frames: int = 0
     faces: int = 0
     wall: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -209,7 +217,12 @@ class StageTimes:
         try:
             yield
         finally:
-            self.seconds[name] += time.perf_counter() - t0
+            with self._lock:  # workers add to the same stages
+                self.seconds[name] += time.perf_counter() - t0
+
+    def add_face(self) -> None:
+        with self._lock:
+            self.faces += 1
 
 
 class _EveryNth:
@@ -260,6 +273,7 @@ class _Producer:
         # Everything, set-up included, inside the try: the consumer waits for _END, so the
         # thread must never end without putting it (a failure is surfaced as "fatal" first).
         still = None
+        self.pool = ThreadPoolExecutor(self.opts.workers, thread_name_prefix="predict-align")
         try:
             mesh_opts = PreprocessOptions(
                 max_faces=self.opts.max_faces, detector=self.opts.detector
@@ -276,6 +290,8 @@ class _Producer:
                 if still is not None:
                     still.close()
             finally:
+                # Queued faces still run (the consumer waits for them) unless it has stopped.
+                self.pool.shutdown(wait=False, cancel_futures=self.stop.is_set())
                 self._put(_END)
 
     def _source(self, src: str, still: LazyMesh) -> None:
@@ -322,9 +338,6 @@ class _Producer:
             self._put((status_row(src, 0, np.nan, "unreadable", str(exc)), None, None))
 
     def _frame(self, mesh: Any, src: str, frame: int, t: float, image: np.ndarray) -> None:
-        from libreface_nb.faces.align import align_face, face_quad
-        from libreface_nb.faces.pose import head_pose
-
         align_opts = alignment_options(self.info)
         self.times.frames += 1
         self.next_frame = frame + 1  # where an error row goes if the file then fails
@@ -342,20 +355,27 @@ class _Producer:
         for k, face in enumerate(faces):
             row = status_row(src, frame, t, "ok", "", image.shape)
             row.update(face=k, track_id=int(face.track_id), score=float(face.score))
-            try:
-                with self.times.stage("align"):
-                    lm = np.asarray(face.landmarks, dtype=np.float32)
-                    quad = face_quad(face.exact if face.exact is not None else lm)
-                    aligned = align_face(image, quad, self.info.aligned_size, **align_opts)
-                    row["pitch"], row["yaw"], row["roll"] = head_pose(lm)
-                with self.times.stage("preprocess"):
-                    x = prepare_for(self.backend, aligned[None])[0]
-            except Exception as exc:
-                row.update(status="error", reason=f"face {k} failed: {type(exc).__name__}: {exc}")
-                self._put((row, None, None))
-                continue
-            self.times.faces += 1
-            self._put((row, x, lm[:, :2] if self.opts.landmarks else None))
+            self._put(self.pool.submit(self._prepare, image, face, k, row, align_opts))
+
+    def _prepare(self, image: np.ndarray, face: Any, k: int, row: dict, align_opts: dict) -> tuple:
+        """(row, model input, landmarks or None) of one face, in a worker thread; a failure
+        becomes an ``error`` row (the model input None)."""
+        from libreface_nb.faces.align import align_face, face_quad
+        from libreface_nb.faces.pose import head_pose
+
+        try:
+            with self.times.stage("align"):
+                lm = np.asarray(face.landmarks, dtype=np.float32)
+                quad = face_quad(face.exact if face.exact is not None else lm)
+                aligned = align_face(image, quad, self.info.aligned_size, **align_opts)
+                row["pitch"], row["yaw"], row["roll"] = head_pose(lm)
+            with self.times.stage("preprocess"):
+                x = prepare_for(self.backend, aligned[None])[0]
+        except Exception as exc:
+            row.update(status="error", reason=f"face {k} failed: {type(exc).__name__}: {exc}")
+            return row, None, None
+        self.times.add_face()
+        return row, x, lm[:, :2] if self.opts.landmarks else None
 
 
 def _flush(items: list, backend: Backend, opts: PredictOptions, times: StageTimes) -> pd.DataFrame:
@@ -399,7 +419,7 @@ def iter_predictions(
                 break
             if isinstance(item, tuple) and len(item) == 2 and item[0] == "fatal":
                 raise item[1]
-            items.append(item)
+            items.append(item.result() if isinstance(item, Future) else item)
             # A full batch of faces, or many rows without faces (a long stretch with no face
             # must not pile up in memory).
             full = sum(x is not None for _, x, _ in items) >= opts.batch_size
@@ -472,7 +492,8 @@ def predict(
         **options: :class:`PredictOptions` fields: ``batch_size`` (16), ``every_nth_frame``
             (1), ``max_faces`` (1), ``detector`` (``"auto"``), ``landmarks`` (False),
             ``track_videos`` (None: one tracking face mesh per video, except for a LibreFace
-            weights folder, whose recipe finds the face anew in every frame).
+            weights folder, whose recipe finds the face anew in every frame), ``workers`` (2:
+            threads aligning and preparing faces; the results do not depend on it).
 
     Returns:
         The results table (:mod:`libreface_nb.infer.columns`).
