@@ -140,7 +140,7 @@ class LibreFaceBackend:
         """uint8 512-px aligned faces ``[N, 512, 512, 3]`` → LibreFace's two inputs stacked on
         the channel axis, float32 ``[N, 6, 224, 224]``: channels 0–2 the AU models' (Pillow
         bilinear to 256, centre crop 224), 3–5 the expression model's (Pillow bicubic to 224),
-        each ImageNet-normalized. Runs in the face-finding thread of :func:`iter_predictions`."""
+        each ImageNet-normalized. Runs in the alignment workers of :func:`iter_predictions`."""
         from PIL import Image
 
         mean = np.asarray(self.info.mean, np.float32)
@@ -247,7 +247,9 @@ def expand_sources(paths: Iterable[str | Path] | str | Path) -> list[str]:
 
 
 class _Producer:
-    """Frames → (row, prepared face or None, landmarks or None) items on a bounded queue."""
+    """Frames → items on a bounded queue, in decode order: ``(row, None, None)`` for a frame
+    without a usable face, else a Future of ``(row, prepared face or None, landmarks or None)``
+    from the alignment workers (:meth:`_prepare`)."""
 
     def __init__(
         self, sources: list[str], opts: PredictOptions, backend: Backend, times: StageTimes
