@@ -119,6 +119,19 @@ def test_folder_with_the_expression_model_only(tmp_path, faces):
     assert not any(c.startswith("AU") for c in t.columns)
 
 
+def test_a_folder_without_the_expression_model_gives_the_same_aus(folder, tmp_path, faces):
+    """Its inputs skip the expression model's resize; the AU values are the full folder's."""
+    from libreface_nb import predict
+
+    weights_folder(tmp_path, files=(JOINT,))
+    only = predict(faces["cut_top"], tmp_path)
+    full = predict(faces["cut_top"], folder[0])
+    assert "expression" not in only.columns
+    cols = [c for c in only.columns if c.startswith("AU")]
+    assert len(cols) > 12
+    pd.testing.assert_frame_equal(only[cols], full[cols])
+
+
 def test_import_libreface_repvgg_detection_keeps_its_decisions(tmp_path, capsys):
     from libreface_nb import cli
     from libreface_nb.models.factory import load_model

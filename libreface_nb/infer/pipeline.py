@@ -140,18 +140,23 @@ class LibreFaceBackend:
         """uint8 512-px aligned faces ``[N, 512, 512, 3]`` → LibreFace's two inputs stacked on
         the channel axis, float32 ``[N, 6, 224, 224]``: channels 0–2 the AU models' (Pillow
         bilinear to 256, centre crop 224), 3–5 the expression model's (Pillow bicubic to 224),
-        each ImageNet-normalized. Runs in the alignment workers of :func:`iter_predictions`."""
+        each ImageNet-normalized. A half that no model of the folder reads is not resized (it
+        holds black pixels, normalized): a folder without the expression model skips its resize.
+        Runs in the alignment workers of :func:`iter_predictions`."""
         from PIL import Image
 
         mean = np.asarray(self.info.mean, np.float32)
         std = np.asarray(self.info.std, np.float32)
-        out = np.empty((len(faces), 224, 224, 6), np.float32)
+        fer = "expression" in self.info.tasks
+        au = any(t != "expression" for t in self.info.tasks)
+        out = np.zeros((len(faces), 224, 224, 6), np.float32)
         for i, face in enumerate(np.asarray(faces, np.uint8)):
             pil = Image.fromarray(face)
-            out[i, ..., :3] = np.asarray(pil.resize((256, 256), Image.Resampling.BILINEAR))[
-                16:240, 16:240
-            ]
-            out[i, ..., 3:] = np.asarray(pil.resize((224, 224), Image.Resampling.BICUBIC))
+            if au:
+                resized = pil.resize((256, 256), Image.Resampling.BILINEAR)
+                out[i, ..., :3] = np.asarray(resized)[16:240, 16:240]
+            if fer:
+                out[i, ..., 3:] = np.asarray(pil.resize((224, 224), Image.Resampling.BICUBIC))
         out /= np.float32(255.0)
         out -= np.tile(mean, 2)
         out /= np.tile(std, 2)
