@@ -35,6 +35,11 @@ class TaskSpec:
     def n_outputs(self) -> int:
         return len(self.outputs)
 
+    @property
+    def metric(self) -> str:
+        """The metric's name without the ``val_`` prefix (``pcc``…), as test tables name it."""
+        return self.monitor.removeprefix("val_")
+
 
 #: name → spec. Output orders: DISFA 12 AUs, BP4D 12 AUs, AffectNet-8 expressions.
 #: Columns: name, outputs, loss, activation, monitor, dataset target, ONNX output name.

@@ -108,3 +108,11 @@ def test_learned_positions_are_trainable():
 def test_vit_refuses_img_size_off_the_patch_grid():
     with pytest.raises(ConfigError, match="multiple"):
         build_vit_encoder("tiny", 40)
+
+
+def test_each_tasks_test_metric_is_its_monitor_without_val():
+    from libreface_nb.tasks import get_task
+
+    assert get_task("intensity").metric == "pcc"
+    assert get_task("detection").metric == "f1"
+    assert get_task("expression").metric == "accuracy"

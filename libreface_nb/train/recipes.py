@@ -236,7 +236,7 @@ class TeacherRecipe(_Recipe):
 
     @property
     def metric(self) -> str:
-        return self.monitor.removeprefix("val_")
+        return get_task(self.task).metric
 
     @property
     def runs_mae(self) -> bool:

@@ -46,7 +46,7 @@ class StudentInputs:
 
     @property
     def metric(self) -> str:
-        return self.monitor.removeprefix("val_")
+        return get_task(self.task).metric
 
 
 @dataclass
