@@ -251,6 +251,57 @@ def test_reference_blur_is_scipys_gaussian_filter(shape: tuple, sigma: float) ->
     assert np.abs(gaussian_blur(f, sigma) - want).max() <= 1e-3
 
 
+def test_median_with_zeros_is_numpys_median() -> None:
+    """The dark fill's median, which counts the far padding as zeros without building it, against
+    ``np.median`` of the whole: odd and even counts, negatives, zeros, the middle in the zeros."""
+    from libreface_nb.faces.align_reference import _median_with_zeros
+
+    rng = np.random.default_rng(5)
+    cases = [
+        (rng.uniform(0, 255, 1001).astype(np.float32), 0),
+        (rng.uniform(0, 255, 1000).astype(np.float32), 7),
+        (rng.uniform(-5, 255, 999).astype(np.float32), 998),  # middle among the zeros
+        (rng.uniform(-5, 255, 999).astype(np.float32), 999),  # between a zero and a value
+        (np.r_[np.zeros(40), rng.uniform(1, 9, 60)].astype(np.float32), 10),
+        (np.zeros(0, np.float32), 4),
+    ]
+    for vals, zeros in cases:
+        want = np.median(np.r_[vals, np.zeros(zeros, np.float32)])
+        got = _median_with_zeros(vals.copy(), zeros)
+        assert got.dtype == np.float32 and got == want, (vals.size, zeros, got, want)
+
+
+@pytest.mark.parametrize("edge", ["top", "bottom", "left", "right"])
+def test_dark_fill_shortcut_gives_the_recipes_values(edge: str, monkeypatch) -> None:
+    """``align_reference`` computes LibreFace's dark fill only where it can be nonzero
+    (``_dark_padding``); value for value it is the recipe step by step (``_blurred_padding``):
+    the padded crop, whole, on a face cut by each edge and with pads smaller than two blur radii,
+    and the aligned face at 512 px (LibreFace's) and 256 px via 1024."""
+    from libreface_nb.faces import align_reference as ar
+
+    img, q = _cut_by(edge, photos()["astronaut"], face_quad(_landmarks("astronaut")))
+    qsize = quad_size(q)
+    crop, pad = crop_and_pad(q, qsize, img.shape[:2])
+    sub = img[crop[1] : crop[3], crop[0] : crop[2]]
+    for p in (pad, (3, 5, 40, 2)):
+        want = ar._blurred_padding(sub, p, qsize, "constant")
+        assert np.array_equal(ar._dark_padding(sub, p, qsize), want), p
+        kept = ar._dark_padding(sub, p, qsize, keep=(20, 30, 200, 150))
+        assert np.array_equal(kept[30:150, 20:200], want[30:150, 20:200])
+        assert not kept[:30].any() and not kept[150:].any()
+    fast = {s: ar.align_reference(img, q, s, t) for s, t in ((512, 512), (256, 1024))}
+    calls: list = []
+
+    def literal(i: np.ndarray, p: tuple, qs: float, keep: tuple | None = None) -> np.ndarray:
+        calls.append(p)
+        return ar._blurred_padding(i, p, qs, "constant")
+
+    monkeypatch.setattr(ar, "_dark_padding", literal)
+    for s, t in ((512, 512), (256, 1024)):
+        assert np.array_equal(fast[s], ar.align_reference(img, q, s, t)), s
+    assert len(calls) == 2  # the step-by-step recipe did run
+
+
 def test_border_is_checked() -> None:
     with pytest.raises(ValueError, match="border must be one of"):
         align_face(photos()["astronaut"], face_quad(_landmarks("astronaut")), border="mirror")
