@@ -129,7 +129,9 @@ class LibreFaceBackend:
             for i, (model, (path, _)) in enumerate(zip(self.models, self.files, strict=True)):
                 info = model_info(model, source=str(path), training_data="")
                 onnx = write_onnx(model, Path(tmp) / f"m{i}_fp32.onnx", info)
-                sessions.append(ort_session(onnx, threads))  # the file is read: tmp may go
+                # The file is read: tmp may go. No spinning: the alignment workers need the
+                # cores between runs (LibreFace's recipe is 3× the fast warp's work).
+                sessions.append(ort_session(onnx, threads, spin=False))
         return sessions
 
     #: LibreFace finds the face anew in every video frame (a static face mesh): parity on videos

@@ -26,8 +26,13 @@ def read_metadata(path: str | Path) -> ModelInfo:
     return ModelInfo.from_props({p.key: p.value for p in proto.metadata_props}, str(path))
 
 
-def ort_session(path: str | Path, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session with all graph optimizations and ``threads`` intra-op."""
+def ort_session(path: str | Path, threads: int | None = None, spin: bool = True) -> Any:
+    """An ONNX Runtime CPU session with all graph optimizations and ``threads`` intra-op.
+
+    ``spin=False`` stops its idle threads from busy-waiting for the next run (ONNX Runtime's
+    ``session.intra_op.allow_spinning``): worth it where other threads of the process need the
+    cores between runs, as the alignment workers of a LibreFace weights folder do (measured on
+    2 cores: 29–30 against 26–28 frames/s, ``docs/lab_notes.md``)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -35,6 +40,8 @@ def ort_session(path: str | Path, threads: int | None = None) -> Any:
     if threads:
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
+    if not spin:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
