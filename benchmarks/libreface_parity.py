@@ -58,8 +58,10 @@ landmarks 1.30, with the per-frame search 0.0015. Before ``predict`` aligned fro
 landmark pixels (``Face.exact``), the float32 rounding of the landmarks moved up to 42 of the
 512-px face's values by one grey level, enough to flip one near-tie expression (softmax 0.2168
 vs 0.2164) and one AU07 presence of the separate heads. Now 19 values of the 41 aligned faces
-(one grey level each, 3 of them on frame 348, the worst) differ from LibreFace's; on LibreFace's
-own aligned faces our models give its intensities within 1e-5 and all 41 expressions.
+(one grey level each, 3 of them on frame 348, the worst) differ from LibreFace's, all from the
+padding's blur summed in float32 (``faces.align_reference.gaussian_blur``; with scipy's float64
+blur none differ); on LibreFace's own aligned faces our models give its intensities within 1e-5
+and all 41 expressions.
 
 Usage::
 
