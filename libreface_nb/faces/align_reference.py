@@ -17,8 +17,9 @@ as is).
 
 The dark fill is computed only where it can differ from zero (:func:`_dark_padding`: the blur on
 the image ± two kernel radii, the median counting the far padding as zeros, the last blend on
-the quad's box): value for value the step-by-step recipe (:func:`_blurred_padding`, tested), at
-about two thirds of its cost on a 640×360 video frame whose face is cut by the top edge.
+the quad's box): value for value the step-by-step recipe (:func:`_blurred_padding`, tested).
+The whole alignment then takes 22.8 ms instead of 31.1 per face (mean over the 472 frames of a
+640×360 video whose face is cut by the top edge, ``docs/lab_notes.md``).
 """
 
 from __future__ import annotations

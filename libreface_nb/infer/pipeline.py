@@ -130,7 +130,7 @@ class LibreFaceBackend:
                 info = model_info(model, source=str(path), training_data="")
                 onnx = write_onnx(model, Path(tmp) / f"m{i}_fp32.onnx", info)
                 # The file is read: tmp may go. No spinning: the alignment workers need the
-                # cores between runs (LibreFace's recipe is 3× the fast warp's work).
+                # cores between runs (LibreFace's recipe costs about 4× a fast warp).
                 sessions.append(ort_session(onnx, threads, spin=False))
         return sessions
 
