@@ -62,3 +62,20 @@ def get_task(name: str) -> TaskSpec:
         return TASKS[name]
     except KeyError:
         raise ConfigError(f"unknown task {name!r}; tasks are {sorted(TASKS)}") from None
+
+
+class TaskMetrics:
+    """``monitor`` and ``metric`` of an object's ``task`` (a base of the teacher recipe and of
+    the students' inputs, whose ``task`` field it reads)."""
+
+    task: str
+
+    @property
+    def monitor(self) -> str:
+        """The validation metric training stops on: ``val_pcc``, ``val_f1``, ``val_accuracy``."""
+        return get_task(self.task).monitor
+
+    @property
+    def metric(self) -> str:
+        """The same without ``val_`` (``pcc``…), as test tables name it."""
+        return get_task(self.task).metric

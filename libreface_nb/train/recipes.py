@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal, Self, get_args, get_origin, get_type_hints
 
 from libreface_nb.errors import ConfigError
-from libreface_nb.tasks import get_task
+from libreface_nb.tasks import TaskMetrics, get_task
 from libreface_nb.train.choices import (
     Ablation,
     FeatureLoss,
@@ -171,7 +171,7 @@ def _fit_config(r: Any, monitor: str, **recipe: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class TeacherRecipe(_Recipe):
+class TeacherRecipe(TaskMetrics, _Recipe):
     """Notebook 02's recipe: MAE pretraining, then fine-tuning the ViT teacher on one task."""
 
     NOTEBOOK: ClassVar[str] = "02"
@@ -228,15 +228,6 @@ class TeacherRecipe(_Recipe):
     @property
     def augment(self) -> Augment:
         return Augment(self.rotation, self.color, self.crop_jitter)
-
-    @property
-    def monitor(self) -> str:
-        """The validation metric fine-tuning stops on: ``val_pcc``, ``val_f1``, ``val_accuracy``."""
-        return get_task(self.task).monitor
-
-    @property
-    def metric(self) -> str:
-        return get_task(self.task).metric
 
     @property
     def runs_mae(self) -> bool:

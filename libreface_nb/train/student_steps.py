@@ -23,14 +23,14 @@ from typing import Any
 from libreface_nb import artifacts, runs
 from libreface_nb.data.splits import RunData, load_run_data, make_datasets
 from libreface_nb.models.factory import FaceModel, count_parameters, load_model
-from libreface_nb.models.tasks import get_task
+from libreface_nb.tasks import TaskMetrics
 from libreface_nb.train.distill import ABLATION_LABELS, StudentResult, train_student
 from libreface_nb.train.finetune import evaluate
 from libreface_nb.train.recipes import StudentRecipe
 
 
 @dataclass
-class StudentInputs:
+class StudentInputs(TaskMetrics):
     """The frozen teacher, the task, the fold and its datasets (role → FaceDataset)."""
 
     teacher: FaceModel
@@ -39,14 +39,6 @@ class StudentInputs:
     data: RunData
     datasets: dict[str, Any]
     teacher_test: dict[str, Any]  #: the teacher's test-subject metrics (``evaluate``)
-
-    @property
-    def monitor(self) -> str:
-        return get_task(self.task).monitor
-
-    @property
-    def metric(self) -> str:
-        return get_task(self.task).metric
 
 
 @dataclass
