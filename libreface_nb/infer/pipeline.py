@@ -265,6 +265,7 @@ class _Producer:
         self.backend = backend
         track = opts.track_videos
         self.track = getattr(backend, "tracks_videos", True) if track is None else bool(track)
+        self.align_opts = alignment_options(self.info)  # align_face's keywords, for every face
         self.q: queue.Queue = queue.Queue(maxsize=opts.queue_faces)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="predict-producer", daemon=True)
@@ -347,7 +348,6 @@ class _Producer:
             self._put((status_row(src, 0, np.nan, "unreadable", str(exc)), None, None))
 
     def _frame(self, mesh: Any, src: str, frame: int, t: float, image: np.ndarray) -> None:
-        align_opts = alignment_options(self.info)
         self.times.frames += 1
         self.next_frame = frame + 1  # where an error row goes if the file then fails
         try:
@@ -364,9 +364,9 @@ class _Producer:
         for k, face in enumerate(faces):
             row = status_row(src, frame, t, "ok", "", image.shape)
             row.update(face=k, track_id=int(face.track_id), score=float(face.score))
-            self._put(self.pool.submit(self._prepare, image, face, k, row, align_opts))
+            self._put(self.pool.submit(self._prepare, image, face, k, row))
 
-    def _prepare(self, image: np.ndarray, face: Any, k: int, row: dict, align_opts: dict) -> tuple:
+    def _prepare(self, image: np.ndarray, face: Any, k: int, row: dict) -> tuple:
         """(row, model input, landmarks or None) of one face, in a worker thread; a failure
         becomes an ``error`` row (the model input None)."""
         from libreface_nb.faces.align import align_face, face_quad
@@ -376,7 +376,7 @@ class _Producer:
             with self.times.stage("align"):
                 lm = np.asarray(face.landmarks, dtype=np.float32)
                 quad = face_quad(face.exact if face.exact is not None else lm)
-                aligned = align_face(image, quad, self.info.aligned_size, **align_opts)
+                aligned = align_face(image, quad, self.info.aligned_size, **self.align_opts)
                 row["pitch"], row["yaw"], row["roll"] = head_pose(lm)
             with self.times.stage("preprocess"):
                 x = prepare_for(self.backend, aligned[None])[0]
